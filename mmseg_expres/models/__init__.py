@@ -1,0 +1,8 @@
+"""Registers mmseg-expres models in mmseg's (and mmpretrain's) ``MODELS`` registry."""
+from ..utils.env import check_mmcv
+
+check_mmcv()  # one clear message instead of mmseg's assert or a missing ``mmcv._ext``
+
+from .backbones import ExpresViT  # noqa: E402
+
+__all__ = ['ExpresViT']

@@ -1,0 +1,4 @@
+from .expres_vit import ExpresViT, create_timm_vit
+from .vit_weights import CheckpointMismatchError, load_vit_weights
+
+__all__ = ['ExpresViT', 'create_timm_vit', 'CheckpointMismatchError', 'load_vit_weights']

@@ -1,0 +1,193 @@
+"""ExpresViT: parity with timm, one-way equivalence, gradients, freezing, validation."""
+import pytest
+import torch
+from torch.testing import assert_close
+
+from mmseg_expres.models.backbones.expres_block import output_token_rows
+from mmseg_expres.models.backbones.expres_prompts import ALL_SITES, DEFAULT_SITES
+
+from ...conftest import build_tiny
+
+DEPTH = 4
+
+
+def _randomise_prompts(model, scale: float = 0.5) -> None:
+    """Non-zero residuals, so that tests see them act (they start at zero)."""
+    with torch.no_grad():
+        for param in model.prompts.parameters():
+            param.normal_(0, scale)
+
+
+def test_plain_frozen_vit_equals_timm_forward_intermediates(images):
+    model = build_tiny(num_tokens=0, residual_sites=(), out_indices=(0, 1, 2, 3))
+    expected = model.vit.forward_intermediates(
+        images, indices=[0, 1, 2, 3], intermediates_only=True)
+    outs = model(images)
+    assert len(outs) == 4
+    for out, ref in zip(outs, expected):
+        assert out.shape == (2, 32, 4, 4)
+        assert_close(out, ref)
+
+
+@pytest.mark.parametrize('impl', ['split', 'masked'])
+def test_one_way_image_features_equal_frozen_vit(images, impl):
+    model = build_tiny(num_tokens=3, visibility='one_way', one_way_impl=impl,
+                       residual_sites=ALL_SITES, out_indices=(0, 3))
+    _randomise_prompts(model)
+    expected = model.vit.forward_intermediates(images, indices=[0, 3], intermediates_only=True)
+    for out, ref in zip(model(images), expected):
+        assert_close(out, ref)
+
+
+def test_full_visibility_prompts_change_image_features(images):
+    model = build_tiny(num_tokens=3, visibility='full', out_indices=(3,))
+    _randomise_prompts(model)
+    expected = model.vit.forward_intermediates(images, indices=[3], intermediates_only=True)
+    assert not torch.allclose(model(images)[0], expected[0])
+
+
+@pytest.mark.parametrize('sites', [DEFAULT_SITES, ALL_SITES])
+def test_split_one_way_equals_masked_joint_computation(images, sites):
+    split = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='split',
+                       residual_sites=sites, residual_layers=(0, 2, 3),
+                       output_tokens=True, readout='mean')
+    masked = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='masked',
+                        residual_sites=sites, residual_layers=(0, 2, 3),
+                        output_tokens=True, readout='mean')
+    _randomise_prompts(split)
+    masked.load_state_dict(split.state_dict())
+    outs_split, outs_masked = split(images), masked(images)
+    for a, b in zip(outs_split, outs_masked):
+        assert_close(a, b)
+    (outs_split[-1].square().sum() + outs_split[-2].sum()).backward()
+    (outs_masked[-1].square().sum() + outs_masked[-2].sum()).backward()
+    grads_split = dict(split.prompts.named_parameters())
+    for name, param in masked.prompts.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+        assert_close(grads_split[name].grad, param.grad, msg=name)
+
+
+@pytest.mark.parametrize('visibility', ['full', 'one_way'])
+@pytest.mark.parametrize('site', ALL_SITES)
+def test_each_site_gets_gradient_and_frozen_vit_none(images, site, visibility):
+    model = build_tiny(num_tokens=2, residual_sites=(site,), visibility=visibility,
+                       output_tokens=True)
+    _randomise_prompts(model, 0.1)
+    model.train()
+    outs = model(images)
+    loss = sum(out.square().mean() for out in outs)
+    loss.backward()
+    residual = model.prompts.residuals[site]
+    # every residual layer and every token row is reached
+    assert (residual.grad.abs().sum(dim=-1) > 0).all(), site
+    assert model.prompts.tokens.grad.abs().sum() > 0
+    for name, param in model.vit.named_parameters():
+        assert not param.requires_grad and param.grad is None, name
+
+
+@pytest.mark.parametrize('num_tokens,sites,layers', [
+    (5, DEFAULT_SITES, None), (1, ('q',), (0,)), (4, ALL_SITES, (1, 3)), (0, (), None)])
+def test_trainable_count_matches_closed_form(num_tokens, sites, layers):
+    model = build_tiny(num_tokens=num_tokens, residual_sites=sites, residual_layers=layers)
+    num_layers = DEPTH if layers is None else len(layers)
+    expected = num_tokens * 32 * (1 + len(sites) * num_layers) if num_tokens else 0
+    trainable, total = model.num_trainable_params()
+    assert trainable == expected == (model.prompts.expected_num_params() if num_tokens else 0)
+    assert total == trainable + sum(p.numel() for p in model.vit.parameters())
+
+
+def test_vit_b16_defaults_have_paper_parameter_count():
+    """ViT-B/16, K=5, 5 sites, 12 layers: 234,240 trainable (method section 2)."""
+    from mmseg_expres.models import ExpresViT
+    with torch.device('meta'):  # no memory, no init cost; counts only
+        model = ExpresViT(arch='vit_base_patch16_224', num_tokens=5)
+    assert model.num_trainable_params()[0] == 234_240
+
+
+def test_init_weights_keeps_frozen_vit_and_train_keeps_eval():
+    model = build_tiny(num_tokens=2)
+    before = {k: v.clone() for k, v in model.vit.state_dict().items()}
+    _randomise_prompts(model)
+    model.init_weights()
+    for key, value in model.vit.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    for residual in model.prompts.residuals.values():
+        assert not residual.any()  # zero-initialised
+    model.train()
+    assert model.training and model.prompts.training
+    assert not any(m.training for m in model.vit.modules())
+
+
+def test_segmentor_init_weights_does_not_reinitialise_vit():
+    """MMEngine's runner calls init_weights() on the whole model; the ViT must survive."""
+    from mmseg.registry import MODELS
+
+    from ...conftest import tiny_backbone_cfg
+    segmentor = MODELS.build(dict(
+        type='EncoderDecoder',
+        backbone=tiny_backbone_cfg(out_indices=(3,)),
+        decode_head=dict(type='FCNHead', in_channels=32, channels=16, num_convs=1,
+                         num_classes=3, norm_cfg=dict(type='BN'))))
+    before = {k: v.clone() for k, v in segmentor.backbone.vit.state_dict().items()}
+    segmentor.init_weights()
+    for key, value in segmentor.backbone.vit.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+@pytest.mark.parametrize('init', ['xavier', 'cls'])
+def test_token_init(init):
+    model = build_tiny(num_tokens=4, token_init=init)
+    tokens = model.prompts.tokens.detach()
+    if init == 'xavier':
+        bound = (6.0 / (3 * 8 * 8 + 32)) ** 0.5
+        assert tokens.abs().max() <= bound and tokens.std() > bound / 4
+    else:
+        cls = model.vit.cls_token.detach().reshape(1, -1)
+        assert (tokens - cls).abs().max() < 0.2 and not torch.equal(tokens[0], tokens[1])
+
+
+def test_outputs_shapes_and_readouts(images):
+    model = build_tiny(num_tokens=3, output_tokens=True, readout='concat', out_indices=(2,))
+    maps, tokens, feature = model(images)
+    assert maps.shape == (2, 32, 4, 4)
+    assert tokens.shape == (2, 3, 32)
+    assert feature.shape == (2, 96)
+    assert_close(feature, tokens.flatten(1))
+    model.readout = 'cls'
+    assert model(images)[-1].shape == (2, 32)
+
+
+def test_any_input_size_is_resampled_and_padded():
+    model = build_tiny(num_tokens=2, out_indices=(3,))
+    out = model(torch.randn(1, 3, 48, 44))  # 6 x 5.5 patches: padded to 6 x 6
+    assert out[0].shape == (1, 32, 6, 6)
+
+
+def test_output_token_rows_name_the_last_k_rows():
+    x = torch.arange(10).reshape(1, 10, 1)
+    assert x[:, output_token_rows(3)].flatten().tolist() == [7, 8, 9]
+    assert x[:, output_token_rows(0)].numel() == 0
+
+
+@pytest.mark.parametrize('overrides,message', [
+    (dict(num_tokens=-1), 'num_tokens'),
+    (dict(residual_sites=('ln', 'qq')), 'unknown'),
+    (dict(residual_layers=(0, 4)), 'residual_layers'),
+    (dict(out_indices=(5,)), 'out_indices'),
+    (dict(arch='vit_nonexistent_patch3'), 'timm does not know'),
+    (dict(pretrained='/no/such/file.pth'), 'not found'),
+    (dict(visibility='two_way'), 'visibility'),
+    (dict(token_init='zeros'), 'token_init'),
+    (dict(frozen=False, visibility='one_way'), 'masked'),
+    (dict(init_cfg=dict(type='Pretrained', checkpoint='x')), 'init_cfg'),
+])
+def test_bad_configuration_raises_clear_error(overrides, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        build_tiny(**overrides)
+
+
+def test_trainable_parameters_are_logged(capsys):
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('test_expres_log')
+    build_tiny(num_tokens=2, residual_sites=('q',), residual_layers=(0,))
+    assert '128 trainable of' in capsys.readouterr().out
