@@ -1,0 +1,3 @@
+from .runner_setup import adapt_to_machine, default_work_dir, enable_amp
+
+__all__ = ['adapt_to_machine', 'default_work_dir', 'enable_amp']
