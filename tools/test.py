@@ -17,6 +17,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_expres.apis import adapt_to_machine, default_work_dir  # noqa: E402
+from mmseg_expres.datasets import check_config_datasets  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,6 +28,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='directory to save predicted segmentation maps')
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
     parser.add_argument('--show-dir', help='directory to save visualised predictions')
+    parser.add_argument('--vis-interval', type=int, default=1,
+                        help='draw every N-th test image (mmseg draws every 50th)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between --show')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -44,6 +47,7 @@ def enable_visualisation(cfg: Config, args: argparse.Namespace) -> None:
     if 'visualization' not in hooks:
         raise RuntimeError('--show/--show-dir need a "visualization" hook in default_hooks.')
     hooks.visualization.draw = True
+    hooks.visualization.interval = args.vis_interval
     if args.show:
         hooks.visualization.show = True
         hooks.visualization.wait_time = args.wait_time
@@ -61,6 +65,7 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
+    check_config_datasets(cfg, ('test_dataloader',))
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint!r}')
     cfg.load_from = args.checkpoint

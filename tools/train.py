@@ -16,6 +16,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_expres.apis import adapt_to_machine, default_work_dir, enable_amp  # noqa: E402
+from mmseg_expres.datasets import check_config_datasets  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,6 +45,7 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
+    check_config_datasets(cfg, ('train_dataloader', 'val_dataloader'))
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':

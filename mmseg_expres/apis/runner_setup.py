@@ -15,16 +15,40 @@ def default_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
     return cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
+def _sync_bn_to_bn(node) -> int:
+    """Replace ``SyncBN`` norm configs by ``BN`` in a config tree; returns the count."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        count += sum(_sync_bn_to_bn(value) for value in node)
+    return count
+
+
 def adapt_to_machine(cfg: Config) -> None:
     """Make a GPU config run where there is no GPU, instead of crashing.
 
-    Without CUDA the NCCL backend cannot start, so distributed runs use gloo. (SyncBN is
-    reverted to BN by MMEngine's runner in non-distributed runs.)
+    Without CUDA: distributed runs use gloo (NCCL cannot start), DDP gets no device ids
+    (it rejects them for CPU modules), and SyncBN, which needs CUDA, becomes BN.
+    Single-process runs need none of this for SyncBN: MMEngine's runner reverts it.
     """
-    if not torch.cuda.is_available():
-        dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        if dist_cfg.get('backend', 'nccl') == 'nccl':
-            dist_cfg['backend'] = 'gloo'
+    if torch.cuda.is_available():
+        return
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+    if cfg.get('launcher', 'none') != 'none':
+        wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+        wrapper.setdefault('device_ids', None)
+        wrapper.setdefault('broadcast_buffers', False)
+        cfg.model_wrapper_cfg = wrapper
+        if _sync_bn_to_bn(cfg.model):
+            print_log('No CUDA: SyncBN layers are built as BN for this CPU run.',
+                      logger='current', level=logging.WARNING)
 
 
 def enable_amp(cfg: Config) -> None:

@@ -3,6 +3,6 @@ from ..utils.env import check_mmcv
 
 check_mmcv()  # one clear message instead of mmseg's assert or a missing ``mmcv._ext``
 
-from .backbones import ExpresViT  # noqa: E402
+from .backbones import ExpresViT, VPTViT  # noqa: E402
 
-__all__ = ['ExpresViT']
+__all__ = ['ExpresViT', 'VPTViT']

@@ -12,7 +12,7 @@ from torch.utils.checkpoint import checkpoint
 from .expres_block import (NO_RESIDUALS, expres_block, image_rows, one_way_mask,
                            output_token_rows)
 from .expres_prompts import ALL_SITES, DEFAULT_SITES, TOKEN_INITS, ExpresPrompts
-from .vit_weights import load_vit_weights
+from .vit_weights import CheckpointMismatchError, load_vit_weights
 
 VISIBILITIES = ('full', 'one_way')
 ONE_WAY_IMPLS = ('split', 'masked')
@@ -151,9 +151,16 @@ class ExpresViT(BaseModule):
             num_tokens, self.embed_dim, tuple(residual_sites) if num_tokens else (), layers,
             token_init, self.vit.patch_embed.patch_size[0])
         self.init_weights()
+        if not num_tokens:
+            # embed() skips the empty (0, d) tokens; left trainable, DDP would wait for
+            # a gradient that never comes
+            self.prompts.requires_grad_(False)
         if frozen:
             self.vit.requires_grad_(False)
             self.vit.eval()
+            self.register_buffer('frozen_fingerprint_buffer', self.frozen_fingerprint())
+            self.register_load_state_dict_pre_hook(self._remember_load_prefix)
+            self.register_load_state_dict_post_hook(self._check_fingerprint)
         self._log_trainable_params()
 
     # ------------------------------------------------------------------ set-up
@@ -172,13 +179,48 @@ class ExpresViT(BaseModule):
             self.vit.eval()
         return self
 
-    def frozen_fingerprint(self) -> str:
-        """SHA-256 (16 hex digits) of the frozen ViT tensors, to bind task checkpoints."""
+    def frozen_fingerprint(self) -> Tensor:
+        """First 8 bytes of the SHA-256 of the ViT tensors, as a (8,) uint8 tensor.
+
+        Stored in the ``frozen_fingerprint`` buffer, so every checkpoint carries the
+        fingerprint of the frozen weights it was trained with.
+        """
         digest = hashlib.sha256()
         for key, tensor in sorted(self.vit.state_dict().items()):
+            if tensor.is_meta:
+                return torch.zeros(8, dtype=torch.uint8)
             digest.update(key.encode())
-            digest.update(tensor.detach().cpu().contiguous().float().numpy().tobytes())
-        return digest.hexdigest()[:16]
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy())
+        return torch.frombuffer(bytearray(digest.digest()[:8]), dtype=torch.uint8)
+
+    def _remember_load_prefix(self, module: nn.Module, state_dict: dict, prefix: str,
+                              *args) -> None:
+        """Pre-load hook: note where this module sits and whether the ViT comes along."""
+        self._load_prefix = prefix
+        self._loads_vit = any(k.startswith(prefix + 'vit.') for k in state_dict)
+
+    def _check_fingerprint(self, module: nn.Module, incompatible_keys) -> None:
+        """Post-load hook: a task checkpoint must meet the frozen ViT it was trained with.
+
+        Task checkpoints omit the frozen ViT; once its fingerprint matches, the ViT keys
+        are not reported missing (they are verified identical instead).
+        """
+        expected = self.frozen_fingerprint_buffer_hex()
+        actual = self.frozen_fingerprint().numpy().tobytes().hex()
+        if expected != actual:
+            raise CheckpointMismatchError(
+                f'This checkpoint was trained on a frozen ViT with fingerprint {expected}, '
+                f'but the backbone here ({self.arch}, pretrained from the config) has '
+                f'{actual}. Set model.backbone.pretrained to the file the checkpoint was '
+                'trained with, or use a self-contained checkpoint '
+                '(tools/export_full_checkpoint.py).')
+        if not getattr(self, '_loads_vit', True):
+            vit_prefix = getattr(self, '_load_prefix', '') + 'vit.'
+            incompatible_keys.missing_keys[:] = [
+                k for k in incompatible_keys.missing_keys if not k.startswith(vit_prefix)]
+
+    def frozen_fingerprint_buffer_hex(self) -> str:
+        return self.frozen_fingerprint_buffer.cpu().numpy().tobytes().hex()
 
     def num_trainable_params(self) -> Tuple[int, int]:
         """(trainable, total) parameter counts of this backbone."""
@@ -205,6 +247,10 @@ class ExpresViT(BaseModule):
         """
         vit = self.vit
         x = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(images))))
+        if not self.num_tokens:
+            # the empty (0, d) token parameter requires grad and would pull the whole
+            # frozen ViT into autograd (linear probe: all activations saved, full backward)
+            return x
         tokens = vit.norm_pre(self.prompts.tokens).expand(x.shape[0], -1, -1)
         return torch.cat([x, tokens], dim=1)
 

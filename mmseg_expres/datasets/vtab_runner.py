@@ -1,0 +1,73 @@
+"""A Runner that fills the task-dependent fields of a VTAB-1k config from ``task``.
+
+MMEngine applies ``--cfg-options`` after the config file has been evaluated, so a plain
+``task = 'dtd'`` override could not change the class count or the list files derived
+from it. ``runner_type = 'VtabRunner'`` re-derives them when the runner is built, so
+
+    python tools/train.py configs/expres_vit-b_vtab.py --cfg-options task=dtd
+
+trains on DTD with a 47-way head, and the dumped config in the work dir shows it.
+"""
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .vtab import SPLITS, get_task, list_file
+
+#: dataloader key -> config key naming the split it reads.
+LOADER_SPLITS = (('train_dataloader', 'train_split'), ('val_dataloader', 'val_split'),
+                 ('test_dataloader', 'test_split'))
+
+
+def apply_vtab_task(cfg: Config) -> None:
+    """Set head classes and each dataloader's folder and list file from ``cfg.task``.
+
+    Reads ``task``, ``vtab_root`` and ``train_split``/``val_split``/``test_split`` from
+    the top level of ``cfg`` and writes ``model.head.num_classes`` (and ``num_classes``,
+    ``model.data_preprocessor.num_classes``) and, per dataloader,
+    ``dataset.data_root = <vtab_root>/<task>`` and ``dataset.ann_file = <split>.txt``.
+
+    Raises:
+        KeyError: unknown task.
+        ValueError: unknown split name.
+        FileNotFoundError: a list file the config needs is missing.
+    """
+    task = get_task(cfg.task)
+    # The top-level variable too, so the config dumped into the work dir is consistent.
+    cfg.num_classes = cfg.model.head.num_classes = task.num_classes
+    if cfg.model.get('data_preprocessor', {}).get('num_classes') is not None:
+        cfg.model.data_preprocessor.num_classes = task.num_classes  # batch augments use it
+    data_root = osp.join(cfg.vtab_root, task.name)
+    for loader_key, split_key in LOADER_SPLITS:
+        loader = cfg.get(loader_key)
+        if not loader:
+            continue  # e.g. test-only configs
+        split = cfg[split_key]
+        if split not in SPLITS:
+            raise ValueError(f'{split_key}={split!r} is not a VTAB-1k split; use one of '
+                             f'{SPLITS}.')
+        path = list_file(cfg.vtab_root, task.name, split)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{path} does not exist. Point vtab_root at the VTAB-1k folder that holds '
+                f'one sub-folder per task (--cfg-options vtab_root=/path/to/vtab-1k) and '
+                f'check it with `python tools/vtab/check_vtab.py /path/to/vtab-1k`.')
+        loader.dataset.data_root = data_root
+        loader.dataset.ann_file = osp.basename(path)
+    print_log(f'VTAB-1k task {task.name} ({task.group}, {task.num_classes} classes) from '
+              f'{data_root}: train={cfg.train_split}, val={cfg.val_split}, '
+              f'test={cfg.test_split}', logger='current')
+
+
+@RUNNERS.register_module()
+class VtabRunner(Runner):
+    """MMEngine's Runner, after :func:`apply_vtab_task` has resolved the task."""
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> 'VtabRunner':
+        """Resolve the VTAB task fields of ``cfg``, then build as ``Runner`` does."""
+        apply_vtab_task(cfg)
+        return super().from_cfg(cfg)

@@ -1,0 +1,44 @@
+"""Save small task checkpoints: trainable parameters, heads and buffers, no frozen ViT."""
+from typing import List
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+from torch import nn
+
+
+def frozen_prefixes(model: nn.Module) -> List[str]:
+    """State-dict prefixes of frozen ViTs inside ``model`` (e.g. ``backbone.vit.``)."""
+    from ..models.backbones import ExpresViT
+    return [f'{name}.vit.' if name else 'vit.'
+            for name, module in model.named_modules()
+            if isinstance(module, ExpresViT) and module.frozen]
+
+
+def strip_frozen(state_dict: dict, model: nn.Module) -> dict:
+    """``state_dict`` without the frozen ViT tensors of ``model``.
+
+    What stays (output tokens, residual prompts, neck, heads, BN statistics and the
+    ``frozen_fingerprint_buffer``) is enough to rebuild the model on the same pretrained
+    ViT; the fingerprint makes loading onto another ViT fail.
+    """
+    prefixes = tuple(frozen_prefixes(model))
+    return type(state_dict)((k, v) for k, v in state_dict.items()
+                            if not (prefixes and k.startswith(prefixes)))
+
+
+@HOOKS.register_module()
+class TaskCheckpointHook(Hook):
+    """Drop the frozen ViT from every checkpoint the runner saves.
+
+    A ViT-B/16 UperNet checkpoint shrinks from the whole model to the prompts, neck and
+    heads; ``tools/export_full_checkpoint.py`` writes a self-contained one when needed.
+    Resuming works because the runner rebuilds the frozen ViT from ``pretrained``.
+    """
+
+    priority = 'VERY_LOW'  # after hooks that add to the checkpoint
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        checkpoint['state_dict'] = strip_frozen(checkpoint['state_dict'], model)
+        checkpoint.setdefault('meta', {})['task_checkpoint'] = True

@@ -1,0 +1,136 @@
+"""The segmentation tools as users run them: train, test, resume, export, inference."""
+import glob
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from torch.testing import assert_close
+
+from mmseg_expres.datasets.synthetic import make_ade20k, make_cityscapes
+
+from .seg_runs import run_tool, tool, write_tiny_config, write_tiny_vit
+
+
+@pytest.fixture(scope='module')
+def ade_root(tmp_path_factory) -> str:
+    return make_ade20k(str(tmp_path_factory.mktemp('ade')), num_train=8, num_val=2,
+                       size=(48, 64))
+
+
+@pytest.fixture(scope='module')
+def vit_ckpt(tmp_path_factory) -> str:
+    return write_tiny_vit(str(tmp_path_factory.mktemp('vit') / 'tiny_vit.pth'))
+
+
+@pytest.fixture(scope='module')
+def trained_ade(tmp_path_factory, ade_root, vit_ckpt):
+    """One tools/train.py run on the shipped ADE20K UperNet config, shared by tests."""
+    work = tmp_path_factory.mktemp('ade_run')
+    cfg = write_tiny_config(str(work / 'cfg.py'), 'expres_vit-b_ade20k.py', ade_root,
+                            vit_ckpt)
+    result = run_tool([tool('train.py'), cfg, '--work-dir', str(work)])
+    return cfg, str(work), result
+
+
+def _state(ckpt: str) -> dict:
+    return torch.load(ckpt, map_location='cpu', weights_only=True)
+
+
+def test_train_writes_task_checkpoint_and_evaluates(trained_ade):
+    _, work, result = trained_ade
+    log = result.stdout + result.stderr
+    assert 'trainable of' in log and 'mIoU' in log
+    checkpoint = _state(osp.join(work, 'iter_4.pth'))
+    keys = checkpoint['state_dict'].keys()
+    assert not any(k.startswith('backbone.vit.') for k in keys)  # frozen ViT left out
+    assert {'backbone.prompts.tokens', 'backbone.frozen_fingerprint_buffer'} <= set(keys)
+    assert any(k.startswith('decode_head.') for k in keys)
+    meta = checkpoint['meta']
+    assert meta['task_checkpoint'] and meta['iter'] == 4
+    assert len(meta['dataset_meta']['classes']) == 150 and meta['dataset_meta']['palette']
+
+
+def test_test_tool_on_task_checkpoint(trained_ade, tmp_path):
+    cfg, work, _ = trained_ade
+    result = run_tool([tool('test.py'), cfg, osp.join(work, 'iter_4.pth'),
+                       '--work-dir', str(tmp_path), '--show-dir', str(tmp_path / 'vis')])
+    assert 'mIoU' in result.stdout + result.stderr
+    assert glob.glob(str(tmp_path / '**' / '*.png'), recursive=True)
+
+
+def test_resume_continues_instead_of_restarting(tmp_path, ade_root, vit_ckpt):
+    # No randomness left but the data order (which resume restores), so that the resumed
+    # run must end where an uninterrupted one does.
+    deterministic = '''
+train_pipeline[2] = dict(type='Resize', scale=crop_size, keep_ratio=False)
+model['decode_head']['dropout_ratio'] = 0.0
+model['auxiliary_head'] = dict(in_channels=32, channels=8, dropout_ratio=0.0)
+'''
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres_vit-b_ade20k.py', ade_root,
+                            vit_ckpt, max_iters=4, ckpt_interval=2, extra=deterministic)
+    # The interrupted run: stops after its first checkpoint (iteration 2 of 4).
+    run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run'),
+              '--cfg-options', 'train_cfg.max_iters=2'])
+    resumed = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run'),
+                        '--resume'])
+    assert 'resumed epoch: 0, iter: 2' in resumed.stdout + resumed.stderr
+    straight = tmp_path / 'straight'
+    run_tool([tool('train.py'), cfg, '--work-dir', str(straight)])
+
+    after_resume = _state(str(tmp_path / 'run' / 'iter_4.pth'))
+    uninterrupted = _state(str(straight / 'iter_4.pth'))
+    assert after_resume['meta']['iter'] == 4
+    adam_steps = {int(s['step']) for s in after_resume['optimizer']['state'].values()}
+    assert adam_steps == {4}  # 2 steps before the interruption + 2 after, not 2
+    assert after_resume['param_schedulers'] == uninterrupted['param_schedulers']
+    for key, value in uninterrupted['state_dict'].items():
+        assert_close(after_resume['state_dict'][key], value, msg=key)
+
+
+def test_cityscapes_layout_with_sliding_window(tmp_path, vit_ckpt):
+    root = make_cityscapes(str(tmp_path), num_train=4, num_val=2, size=(64, 128))
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres_vit-b_linear_cityscapes.py',
+                            root, vit_ckpt, crop_size=(32, 64), linear=True,
+                            reduce_zero_label=False, max_iters=2, ckpt_interval=2,
+                            extra="model.update(test_cfg=dict(mode='slide', "
+                                  "crop_size=crop_size, stride=(21, 43)))\n")
+    result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')])
+    assert 'mIoU' in result.stdout + result.stderr
+    run_tool([tool('test.py'), cfg, str(tmp_path / 'run' / 'iter_2.pth'),
+              '--work-dir', str(tmp_path / 'test')])
+
+
+def test_inference_apis_task_and_self_contained_agree(trained_ade, tmp_path, ade_root,
+                                                      vit_ckpt):
+    from mmseg.apis import MMSegInferencer, inference_model, init_model
+    cfg, work, _ = trained_ade
+    task_ckpt = osp.join(work, 'iter_4.pth')
+    full_ckpt = str(tmp_path / 'full.pth')
+    run_tool([tool('export_full_checkpoint.py'), cfg, task_ckpt, full_ckpt])
+    assert osp.getsize(full_ckpt) > 0 and osp.isfile(str(tmp_path / 'full.py'))
+
+    image = sorted(glob.glob(osp.join(ade_root, 'images', 'validation', '*.jpg')))[0]
+    task_model = init_model(cfg, task_ckpt, device='cpu')
+    full_model = init_model(str(tmp_path / 'full.py'), full_ckpt, device='cpu')
+    assert full_model.cfg.model.backbone.pretrained is None
+    pred_task = inference_model(task_model, image).pred_sem_seg.data
+    pred_full = inference_model(full_model, image).pred_sem_seg.data
+    assert torch.equal(pred_task, pred_full)
+    assert task_model.dataset_meta['classes'][0] == 'wall'
+
+    inferencer = MMSegInferencer(model=cfg, weights=task_ckpt, device='cpu')
+    out = inferencer(image, out_dir=str(tmp_path / 'out'))
+    assert np.array_equal(out['predictions'], pred_task[0].numpy())
+    assert glob.glob(str(tmp_path / 'out' / 'vis' / '*'))
+
+
+def test_task_checkpoint_on_other_backbone_raises(trained_ade, tmp_path):
+    from mmseg.apis import init_model
+
+    from mmseg_expres.models.backbones import CheckpointMismatchError
+    cfg, work, _ = trained_ade
+    other_vit = write_tiny_vit(str(tmp_path / 'other.pth'), seed=1)
+    with pytest.raises(CheckpointMismatchError, match='fingerprint'):
+        init_model(cfg, osp.join(work, 'iter_4.pth'), device='cpu',
+                   cfg_options={'model.backbone.pretrained': other_vit})

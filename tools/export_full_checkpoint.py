@@ -1,0 +1,48 @@
+"""Write a self-contained checkpoint (frozen ViT included) from a task checkpoint.
+
+    python tools/export_full_checkpoint.py CONFIG TASK_CKPT OUT.pth
+
+Task checkpoints hold the prompts, neck and heads and need the pretrained ViT named in
+the config. The exported file also holds the ViT, so users without the pretrained file
+can run it with ``model.backbone.pretrained=None``; a config that says so is written next
+to it (``OUT.py``) for ``init_model``/``MMSegInferencer``/``tools/test.py``.
+"""
+import argparse
+import os.path as osp
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mmseg_expres  # noqa: E402,F401
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import MODELS, init_default_scope  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('task_checkpoint')
+    parser.add_argument('out')
+    args = parser.parse_args()
+
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    # The backbone's fingerprint check fails here if the config's ViT is not the one the
+    # task checkpoint was trained with.
+    checkpoint = load_checkpoint(model, args.task_checkpoint, map_location='cpu')
+    meta = dict(checkpoint.get('meta', {}), task_checkpoint=False)
+    torch.save({'meta': meta, 'state_dict': model.state_dict()}, args.out)
+
+    cfg.model.backbone.pretrained = None
+    out_cfg = osp.splitext(args.out)[0] + '.py'
+    cfg.dump(out_cfg)
+    print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB) and {out_cfg} '
+          '(its backbone.pretrained is None: the weights come from the checkpoint)')
+
+
+if __name__ == '__main__':
+    main()
