@@ -16,7 +16,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_expres.apis import adapt_to_machine, default_work_dir  # noqa: E402
+from mmseg_expres.apis import (adapt_to_machine, default_work_dir,  # noqa: E402
+                               init_cpu_process_group)
 from mmseg_expres.datasets import check_config_datasets  # noqa: E402
 
 
@@ -65,6 +66,7 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
+    init_cpu_process_group(cfg)
     check_config_datasets(cfg, ('test_dataloader',))
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint!r}')

@@ -12,9 +12,9 @@ crop_size = (128, 128)
 img_scale = (160, 128)
 embed_dims = 96
 num_classes = 150
-max_iters = 400
+max_iters = 300
 warmup_iters = 40
-eval_interval = 200
+eval_interval = 150
 
 train_pipeline = [
     dict(type='CheckedLoadImageFromFile'),

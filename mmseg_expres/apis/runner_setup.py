@@ -51,6 +51,18 @@ def adapt_to_machine(cfg: Config) -> None:
                       logger='current', level=logging.WARNING)
 
 
+def init_cpu_process_group(cfg: Config) -> None:
+    """Start a gloo process group for a torchrun launch on a machine without CUDA.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally; a process
+    group that already exists makes it skip that.
+    """
+    import torch.distributed as dist
+    if (not torch.cuda.is_available() and cfg.get('launcher') == 'pytorch'
+            and not dist.is_initialized()):
+        dist.init_process_group(backend='gloo')
+
+
 def enable_amp(cfg: Config) -> None:
     """Mixed precision as ``--amp`` asks: fp16 with dynamic loss scale on CUDA, bf16 on CPU."""
     wrapper = cfg.optim_wrapper

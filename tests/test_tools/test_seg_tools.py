@@ -134,3 +134,71 @@ def test_task_checkpoint_on_other_backbone_raises(trained_ade, tmp_path):
     with pytest.raises(CheckpointMismatchError, match='fingerprint'):
         init_model(cfg, osp.join(work, 'iter_4.pth'), device='cpu',
                    cfg_options={'model.backbone.pretrained': other_vit})
+
+
+RANK_DUMP_HOOK = '''
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RankDumpHook(Hook):
+    """Each rank saves its trainable parameters after training."""
+
+    def after_train(self, runner):
+        model = getattr(runner.model, 'module', runner.model)
+        trainable = {k: p.detach().clone() for k, p in model.named_parameters()
+                     if p.requires_grad}
+        torch.save(trainable, f'{runner.work_dir}/rank{get_rank()}.pth')
+'''
+
+
+def test_two_process_cpu_training_through_dist_train_sh(tmp_path, ade_root, vit_ckpt):
+    import socket
+    (tmp_path / 'rank_dump.py').write_text(RANK_DUMP_HOOK)
+    extra = ("custom_imports = dict(imports=['mmseg_expres.models', 'mmseg_expres.engine', "
+             "'mmseg_expres.datasets', 'rank_dump'], allow_failed_imports=False)\n"
+             "custom_hooks = [dict(type='TaskCheckpointHook'), dict(type='RankDumpHook')]\n")
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres_vit-b_ade20k.py', ade_root,
+                            vit_ckpt, max_iters=3, ckpt_interval=3, extra=extra)
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    work = tmp_path / 'run'
+    result = run_tool([tool('dist_train.sh'), cfg, '2', '--work-dir', str(work)],
+                      env={'PORT': str(port), 'PYTHONPATH': str(tmp_path)})
+    log = result.stdout + result.stderr
+    assert 'SyncBN layers are built as BN' in log
+    rank0, rank1 = (torch.load(work / f'rank{r}.pth', weights_only=True) for r in (0, 1))
+    assert rank0.keys() == rank1.keys() and 'backbone.prompts.tokens' in rank0
+    assert not any(k.startswith('backbone.vit.') for k in rank0)
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert rank0['backbone.prompts.residuals.q'].abs().sum() > 0  # zero-init, so trained
+    saved = _state(str(work / 'iter_3.pth'))['state_dict']
+    assert torch.equal(saved['backbone.prompts.residuals.q'], rank0['backbone.prompts.residuals.q'])
+
+
+def test_corrupt_image_in_a_worker_names_the_file(tmp_path, vit_ckpt):
+    root = make_ade20k(str(tmp_path), num_train=4, num_val=1, size=(32, 32))
+    broken = osp.join(root, 'images', 'training', 'ADE_train_00000002.jpg')
+    with open(broken, 'wb') as f:
+        f.write(b'truncated')
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres_vit-b_ade20k.py', root,
+                            vit_ckpt, max_iters=4, workers=1)
+    result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')],
+                      check=False)
+    assert result.returncode != 0
+    assert 'Cannot decode image' in result.stderr and 'ADE_train_00000002.jpg' in result.stderr
+
+
+def test_wrong_data_root_fails_before_training(tmp_path, vit_ckpt):
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres_vit-b_ade20k.py',
+                            str(tmp_path / 'ADEChallengeData2016'), vit_ckpt)
+    result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')],
+                      check=False)
+    assert result.returncode != 0
+    assert 'DatasetLayoutError' in result.stderr and 'expected layout' in result.stderr
+    assert 'Iter(train)' not in result.stdout + result.stderr

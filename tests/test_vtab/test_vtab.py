@@ -1,0 +1,312 @@
+"""VTAB-1k: task table, config through the real tools, checker, protocol, aggregator.
+
+Everything runs on the tiny ViT of ``tests/conftest.py`` and generated data in the VTAB-1k
+layout. The protocol runs ``tools/train.py`` in subprocesses (4 runs, shared by the
+protocol tests) and one test evaluates a final checkpoint with ``tools/test.py``.
+"""
+import glob
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group
+
+from ..conftest import TINY_VIT
+from .vtab_data import make_vtab_task
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = str(REPO / 'configs' / 'expres_vit-b_vtab.py')
+
+
+def load_tool(name: str):
+    """Import ``tools/vtab/<name>.py`` (tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f'vtab_{name}',
+                                                  REPO / 'tools' / 'vtab' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_options(batch: int = 4):
+    """--cfg-options that put the config on the tiny ViT, 32 px, one epoch, no workers."""
+    size = TINY_VIT['img_size']
+    opts = [f'model.backbone.arch={TINY_VIT["arch"]}', f'model.backbone.img_size={size}',
+            'model.backbone.pretrained=None',
+            f'model.head.in_channels={TINY_VIT["vit_cfg"]["embed_dim"]}',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'default_hooks.logger.interval=1']
+    opts += [f'model.backbone.vit_cfg.{k}={v}' for k, v in TINY_VIT['vit_cfg'].items()]
+    for loader in ('train', 'val', 'test'):
+        opts += [f'{loader}_dataloader.dataset.pipeline.1.scale=({size},{size})',
+                 f'{loader}_dataloader.batch_size={batch}',
+                 f'{loader}_dataloader.num_workers=0',
+                 f'{loader}_dataloader.persistent_workers=False']
+    return opts
+
+
+def run_tool(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+# --------------------------------------------------------------------------- tasks
+def test_task_table_matches_vpt():
+    expected = dict(caltech101=102, cifar=100, dtd=47, oxford_flowers102=102,
+                    oxford_iiit_pet=37, svhn=10, sun397=397, patch_camelyon=2, eurosat=10,
+                    resisc45=45, diabetic_retinopathy=5, clevr_count=8, clevr_dist=6,
+                    dmlab=6, kitti=4, dsprites_loc=16, dsprites_ori=16, smallnorb_azi=18,
+                    smallnorb_ele=9)
+    assert {t.name: t.num_classes for t in VTAB_TASKS.values()} == expected
+    assert [len(tasks_in_group(g)) for g in GROUPS] == [7, 4, 8]
+    assert tasks_in_group('specialized') == ['patch_camelyon', 'eurosat', 'resisc45',
+                                             'diabetic_retinopathy']
+    assert all(t.test_size > 1000 or t.name == 'kitti' for t in VTAB_TASKS.values())
+
+
+def test_runner_resolution_fails_loudly_on_a_wrong_root_or_task(tmp_path):
+    from mmseg_expres.datasets.vtab_runner import apply_vtab_task
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(dict(task='kitti', vtab_root=str(tmp_path)))
+    with pytest.raises(FileNotFoundError, match='check_vtab.py'):
+        apply_vtab_task(cfg)
+    cfg.task = 'cifar100'  # the release calls it 'cifar'
+    with pytest.raises(KeyError, match="Unknown VTAB-1k task 'cifar100'"):
+        apply_vtab_task(cfg)
+
+
+# --------------------------------------------------------------------------- checker
+@pytest.fixture(scope='module')
+def clean_kitti(tmp_path_factory):
+    """kitti (the smallest test split, 711) with the release's exact split sizes."""
+    root = tmp_path_factory.mktemp('clean')
+    make_vtab_task(str(root), 'kitti')
+    return root
+
+
+def _edit_line(path: Path, index: int, new: str) -> None:
+    lines = path.read_text().splitlines()
+    lines[index] = new
+    path.write_text('\n'.join(lines) + '\n')
+
+
+def _first(path: Path) -> str:
+    return path.read_text().splitlines()[0]
+
+
+def _short_split(task: Path) -> None:
+    lines = (task / 'test.txt').read_text().splitlines()[:-1]
+    (task / 'test.txt').write_text('\n'.join(lines) + '\n')
+
+
+def _label_out_of_range(task: Path) -> None:
+    for split in ('train800', 'train800val200'):
+        _edit_line(task / f'{split}.txt', 0, _first(task / 'train800.txt').split()[0] + ' 4')
+
+
+def _missing_image(task: Path) -> None:
+    (task / _first(task / 'val200.txt').split()[0]).unlink()
+
+
+def _same_path_in_test(task: Path) -> None:
+    _edit_line(task / 'test.txt', 3, _first(task / 'train800.txt'))
+
+
+def _same_bytes_in_test(task: Path) -> None:
+    shutil.copy(task / _first(task / 'train800.txt').split()[0],
+                task / _first(task / 'test.txt').split()[0])
+
+
+def _unreadable_image(task: Path) -> None:
+    (task / _first(task / 'test.txt').split()[0]).write_bytes(b'\x89PNG\r\n\x1a\n broken')
+
+
+@pytest.mark.parametrize('plant, message', [
+    (_short_split, 'test.txt has 710 entries, expected 711'),
+    (_label_out_of_range, 'labels outside [0, 4) for kitti: line 1: 4'),
+    (_missing_image, 'missing or unreadable images: images/val200/00000.png (cannot read'),
+    (_same_path_in_test, 'train800 and test list the same paths: images/train800/00000.png'),
+    (_same_bytes_in_test, 'training images identical to test images: '
+     'images/train800/00000.png = test images/test/00000.png'),
+    (_unreadable_image, 'images/test/00000.png (cannot decode'),
+])
+def test_checker_finds_planted_fault(clean_kitti, tmp_path, plant, message):
+    check = load_tool('check_vtab')
+    shutil.copytree(clean_kitti, tmp_path, dirs_exist_ok=True)
+    plant(tmp_path / 'kitti')
+    problems = check.check_task(str(tmp_path), 'kitti')
+    assert any(message in p for p in problems), problems
+
+
+def test_checker_reports_every_problem_and_exits_non_zero(clean_kitti, tmp_path, capsys):
+    shutil.copytree(clean_kitti, tmp_path, dirs_exist_ok=True)
+    _short_split(tmp_path / 'kitti')
+    _missing_image(tmp_path / 'kitti')
+    check = load_tool('check_vtab')
+    capsys.readouterr()
+    assert check.main([str(tmp_path), '--tasks', 'kitti', 'dtd']) == 1
+    out = capsys.readouterr().out
+    assert 'expected 711' in out and 'images/val200/00000.png' in out
+    assert 'dtd is missing' in out and '3 problem(s) in 2 task(s)' in out
+    assert check.main([str(clean_kitti), '--tasks', 'kitti']) == 0
+
+
+# -------------------------------------------------------------------------- protocol
+def test_select_best_breaks_ties_towards_the_smaller_lr():
+    select_best = load_tool('run_protocol').select_best
+    grid = {'a': dict(lr=1.0, wd=0.0, val_top1=50.0), 'b': dict(lr=0.5, wd=0.01, val_top1=50.0),
+            'c': dict(lr=0.5, wd=0.0, val_top1=50.0), 'd': dict(lr=5.0, wd=0.0, val_top1=40.0)}
+    assert select_best(grid) == grid['c']
+
+
+@pytest.fixture(scope='module')
+def protocol_run(tmp_path_factory):
+    """The protocol on kitti, tiny ViT: 2 x 1 grid and 2 seeds, i.e. 4 tools/train.py runs."""
+    tmp = tmp_path_factory.mktemp('protocol')
+    root, work = tmp / 'vtab', tmp / 'work'
+    make_vtab_task(str(root), 'kitti', dict(train800=8, val200=4, test=6), image_size=12)
+    protocol = load_tool('run_protocol')
+    argv = ['--vtab-root', str(root), '--tasks', 'kitti', '--work-dir', str(work),
+            '--lrs', '0.1', '0.05', '--wds', '0', '--seeds', '42', '44',
+            '--cfg-options', *tiny_options()]
+    protocol.main(argv)
+    return protocol, argv, root, work
+
+
+def test_protocol_selects_retrains_and_records(protocol_run):
+    protocol, _, root, work = protocol_run
+    results = json.loads((work / 'results.json').read_text())['tasks']['kitti']
+    assert set(results['grid']) == {'lr0.1_wd0', 'lr0.05_wd0'}
+    assert all(0 <= r['val_top1'] <= 100 for r in results['grid'].values())
+    assert results['best'] == protocol.select_best(results['grid'])
+    best = results['best']
+    names = {f'lr{best["lr"]:g}_wd0_seed{s}' for s in (42, 44)}
+    assert set(results['final']) == names
+    tests = [r['test_top1'] for r in results['final'].values()]
+    assert results['test_top1_mean'] == pytest.approx(sum(tests) / 2)
+    assert not glob.glob(str(work / 'kitti' / 'grid' / '*' / '*.pth'))  # dropped
+
+    # The runs are tools/train.py on the config with task=kitti: VtabRunner re-derived the
+    # 4-way head (not caltech101's 102) and the folders and list files of each phase.
+    grid = Config.fromfile(work / 'kitti' / 'grid' / 'lr0.1_wd0' / 'expres_vit-b_vtab.py')
+    assert grid.model.head.num_classes == grid.num_classes == 4
+    assert grid.train_dataloader.dataset.data_root == f'{root}/kitti'
+    assert grid.train_dataloader.dataset.ann_file == 'train800.txt'
+    assert grid.val_dataloader.dataset.ann_file == 'val200.txt'
+    name = sorted(names)[0]
+    final = Config.fromfile(work / 'kitti' / 'final' / name / 'expres_vit-b_vtab.py')
+    assert final.train_dataloader.dataset.ann_file == 'train800val200.txt'
+    assert final.val_dataloader.dataset.ann_file == 'test.txt'
+    assert final.randomness.seed == int(name.rsplit('seed', 1)[1])
+    assert final.optim_wrapper.optimizer.lr == best['lr']
+
+
+def test_tools_test_reproduces_the_recorded_test_accuracy(protocol_run, tmp_path):
+    _, _, root, work = protocol_run
+    results = json.loads((work / 'results.json').read_text())['tasks']['kitti']
+    name, record = sorted(results['final'].items())[0]
+    checkpoint = work / 'kitti' / 'final' / name / 'epoch_1.pth'
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    assert state['head.fc.weight'].shape == (4, TINY_VIT['vit_cfg']['embed_dim'])
+    assert not any(k.startswith('backbone.vit.') for k in state)  # a task checkpoint
+
+    run_tool('tools/test.py', CONFIG, str(checkpoint), '--work-dir', str(tmp_path),
+             '--cfg-options', 'task=kitti', f'vtab_root={root}', *tiny_options())
+    metrics = json.loads(open(glob.glob(str(tmp_path / '*' / '*.json'))[0]).read())
+    assert metrics['accuracy/top1'] == pytest.approx(record['test_top1'])
+    correct = metrics['accuracy/top1'] * 6 / 100  # top-1 over the 6 test images
+    assert correct == pytest.approx(round(correct), abs=1e-3)
+
+
+def test_protocol_rerun_skips_finished_runs(protocol_run, monkeypatch, capsys):
+    protocol, argv, _, work = protocol_run
+    # A rerun starts nothing; a run that finished unrecorded is read from its folder.
+    data = json.loads((work / 'results.json').read_text())
+    recorded = data['tasks']['kitti']['final']
+    dropped = sorted(recorded)[0]
+    expected = recorded.pop(dropped)
+    (work / 'results.json').write_text(json.dumps(data))
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError(f'finished run started again: {args}')
+
+    monkeypatch.setattr(protocol.subprocess, 'run', no_runs)
+    capsys.readouterr()
+    protocol.main(argv)
+    assert '...' not in capsys.readouterr().out
+    again = json.loads((work / 'results.json').read_text())['tasks']['kitti']
+    assert again['final'][dropped] == expected
+
+    # Other settings must not mix with these results.
+    with pytest.raises(SystemExit, match='other settings'):
+        protocol.main(argv + ['train_cfg.max_epochs=2'])
+
+
+def test_protocol_dry_run_prints_grid_commands_only(tmp_path, capsys):
+    protocol = load_tool('run_protocol')
+    protocol.main(['--vtab-root', str(tmp_path), '--tasks', 'dtd', '--work-dir',
+                   str(tmp_path / 'w'), '--lrs', '1', '2', '--wds', '0.001', '--dry-run',
+                   '--launcher', 'slurm', '--partition', 'gpu', '--gpus', '2'])
+    out = capsys.readouterr().out.splitlines()
+    commands = [line for line in out if line.startswith('env GPUS=2 ')]
+    assert len(commands) == 2
+    assert all('tools/slurm_train.sh gpu vtab_dtd ' in c and 'train_split=train800' in c
+               for c in commands)
+    assert 'optim_wrapper.optimizer.lr=2.0' in commands[1]
+    assert any('final runs depend on the grid' in line for line in out)
+    assert not (tmp_path / 'w' / 'results.json').exists()
+
+
+# ------------------------------------------------------------------------ aggregator
+def _hand_made_results(tasks):
+    """Task i of a group gets seeds [base + i - 1, base + i + 1] (mean base + i)."""
+    base = dict(natural=70.0, specialized=80.0, structured=50.0)
+    results = dict(tasks={})
+    for group in GROUPS:
+        for i, task in enumerate(tasks_in_group(group)):
+            if task not in tasks:
+                continue
+            mean = base[group] + (2 * i if group == 'specialized' else i)
+            results['tasks'][task] = dict(
+                best=dict(lr=1.0, wd=0.0, val_top1=60.0),
+                final={f'lr1_wd0_seed{s}': dict(lr=1.0, wd=0.0, seed=s, test_top1=v)
+                       for s, v in ((42, mean - 1), (44, mean + 1))})
+    return results
+
+
+def test_aggregator_means_are_exact(tmp_path, capsys):
+    aggregate = load_tool('aggregate')
+    summary = aggregate.summarise(_hand_made_results(list(VTAB_TASKS)))
+    # natural 70..76 -> 73; specialized 80, 82, 84, 86 -> 83; structured 50..57 -> 53.5
+    assert summary['groups'] == dict(natural=73.0, specialized=83.0, structured=53.5)
+    assert summary['mean_of_groups'] == pytest.approx((73.0 + 83.0 + 53.5) / 3, abs=1e-12)
+    assert summary['flat_mean'] == pytest.approx((7 * 73 + 4 * 83 + 8 * 53.5) / 19,
+                                                 abs=1e-12)
+    assert summary['tasks']['dtd'] == 72.0  # third natural task: 70 + 2
+
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(_hand_made_results(list(VTAB_TASKS))))
+    aggregate.main([str(path)])
+    out = capsys.readouterr().out
+    assert '73.00' in out and '83.00' in out and '53.50' in out
+    assert '69.83' in out and '66.89' in out
+    assert 'EXPRES (paper)' in out and '79.69' in out and '72.90' in out  # mean of groups
+    assert 'VPT-deep (paper)' in out and '54.98' in out and '71.96' in out
+
+
+def test_aggregator_marks_incomplete_groups():
+    aggregate = load_tool('aggregate')
+    results = _hand_made_results(['cifar', 'dtd', 'kitti'])
+    summary = aggregate.summarise(results)
+    assert summary['group_counts'] == dict(natural=2, specialized=0, structured=1)
+    assert summary['mean_of_groups'] is None
+    assert summary['flat_mean'] == pytest.approx((70 + 72 + 53) / 3)
+    assert '(2/7)' in aggregate.format_table(results, summary)
