@@ -103,7 +103,7 @@ def test_cityscapes_layout_with_sliding_window(tmp_path, vit_ckpt):
 
 def test_inference_apis_task_and_self_contained_agree(trained_ade, tmp_path, ade_root,
                                                       vit_ckpt):
-    from mmseg.apis import MMSegInferencer, inference_model, init_model
+    from mmseg.apis import MMSegInferencer, inference_model, init_model, show_result_pyplot
     cfg, work, _ = trained_ade
     task_ckpt = osp.join(work, 'iter_4.pth')
     full_ckpt = str(tmp_path / 'full.pth')
@@ -114,7 +114,11 @@ def test_inference_apis_task_and_self_contained_agree(trained_ade, tmp_path, ade
     task_model = init_model(cfg, task_ckpt, device='cpu')
     full_model = init_model(str(tmp_path / 'full.py'), full_ckpt, device='cpu')
     assert full_model.cfg.model.backbone.pretrained is None
-    pred_task = inference_model(task_model, image).pred_sem_seg.data
+    result = inference_model(task_model, image)
+    pred_task = result.pred_sem_seg.data
+    show_result_pyplot(task_model, image, result, show=False,
+                       out_file=str(tmp_path / 'pred.png'))
+    assert (tmp_path / 'pred.png').stat().st_size > 0
     pred_full = inference_model(full_model, image).pred_sem_seg.data
     assert torch.equal(pred_task, pred_full)
     assert task_model.dataset_meta['classes'][0] == 'wall'
