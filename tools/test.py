@@ -4,28 +4,24 @@
                          [--tta] [--cfg-options key=value ...] [--launcher pytorch]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import mmseg_expres  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
+import mmseg_expres  # noqa: E402,F401  (weights_only allow-list for the checkpoint)
+from mmengine.config import Config  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmseg_expres.apis import (adapt_to_machine, default_work_dir,  # noqa: E402
-                               init_cpu_process_group)
-from mmseg_expres.datasets import check_config_datasets  # noqa: E402
+from mmseg_expres.apis import add_common_args, load_run_config  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a model with EXPRES prompts.')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out', help='directory to save predicted segmentation maps')
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
     parser.add_argument('--show-dir', help='directory to save visualised predictions')
@@ -33,14 +29,8 @@ def parse_args() -> argparse.Namespace:
                         help='draw every N-th test image (mmseg draws every 50th)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between --show')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_common_args(parser)
+    return parser.parse_args()
 
 
 def enable_visualisation(cfg: Config, args: argparse.Namespace) -> None:
@@ -60,14 +50,7 @@ def enable_visualisation(cfg: Config, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
-    adapt_to_machine(cfg)
-    init_cpu_process_group(cfg)
-    check_config_datasets(cfg, ('test_dataloader',))
+    cfg = load_run_config(args, ('test_dataloader',))
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint!r}')
     cfg.load_from = args.checkpoint

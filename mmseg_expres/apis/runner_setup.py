@@ -1,11 +1,44 @@
-"""Config adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line and config set-up shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
 import logging
+import os
 import os.path as osp
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """The options every tool shares with mmseg's own ``tools/train.py``/``test.py``."""
+    parser.add_argument('--work-dir', help='where logs (and checkpoints) go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.backbone.num_tokens=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args: argparse.Namespace, dataloaders: Iterable[str]) -> Config:
+    """The config of a run: file, ``--cfg-options``, work dir, machine fixes, data check.
+
+    Args:
+        args: parsed arguments with ``config`` and the :func:`add_common_args` options.
+        dataloaders: the dataloaders whose data set layout is checked before anything
+            is built, e.g. ``('train_dataloader', 'val_dataloader')``.
+    """
+    from ..datasets import check_config_datasets
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    adapt_to_machine(cfg)
+    init_cpu_process_group(cfg)
+    check_config_datasets(cfg, dataloaders)
+    return cfg
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
