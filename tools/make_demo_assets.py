@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from mmseg_expres.datasets.synthetic import make_ade20k  # noqa: E402
-from mmseg_expres.models.backbones.expres_vit import create_timm_vit  # noqa: E402
+from mmseg_expres.models.backbones import create_timm_vit  # noqa: E402
 
 DEMO_VIT = dict(arch='vit_small_patch16_224', img_size=128,
                 vit_cfg=dict(patch_size=8, embed_dim=96, depth=6, num_heads=3))

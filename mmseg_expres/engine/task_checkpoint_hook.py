@@ -9,10 +9,10 @@ from torch import nn
 
 def frozen_prefixes(model: nn.Module) -> List[str]:
     """State-dict prefixes of frozen ViTs inside ``model`` (e.g. ``backbone.vit.``)."""
-    from ..models.backbones import ExpresViT
+    from ..models.backbones import FrozenViTBackbone
     return [f'{name}.vit.' if name else 'vit.'
             for name, module in model.named_modules()
-            if isinstance(module, ExpresViT) and module.frozen]
+            if isinstance(module, FrozenViTBackbone) and module.frozen]
 
 
 def strip_frozen(state_dict: dict, model: nn.Module) -> dict:

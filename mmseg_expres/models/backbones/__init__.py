@@ -1,6 +1,7 @@
-from .expres_vit import ExpresViT, create_timm_vit
+from .expres_vit import ExpresViT
+from .frozen_vit import FrozenViTBackbone, create_timm_vit
 from .vit_weights import CheckpointMismatchError, load_vit_weights
 from .vpt_vit import VPTViT
 
-__all__ = ['ExpresViT', 'create_timm_vit', 'CheckpointMismatchError', 'load_vit_weights',
-           'VPTViT']
+__all__ = ['ExpresViT', 'FrozenViTBackbone', 'VPTViT', 'create_timm_vit',
+           'CheckpointMismatchError', 'load_vit_weights']

@@ -6,24 +6,21 @@ so this backbone shares ExpresViT's token layout, outputs and freezing rules and
 only in the prompts: no residual prompts, one prompt set per layer in deep mode.
 """
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import print_log
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from .expres_block import image_rows, output_token_rows
-from .expres_vit import create_timm_vit
-from .vit_weights import load_vit_weights
+from .frozen_vit import FrozenViTBackbone
 
 VPT_MODES = ('shallow', 'deep')
 VPT_READOUTS = ('cls', 'mean')
 
 
 @MODELS.register_module()
-class VPTViT(BaseModule):
+class VPTViT(FrozenViTBackbone):
     """Frozen timm ViT + VPT prompts, with the same outputs as :class:`ExpresViT`.
 
     Sequence at the input of block ``l``: ``[x_cls; e_1..e_N; p^l_1..p^l_K]``. VPT places
@@ -37,7 +34,7 @@ class VPTViT(BaseModule):
 
     Args:
         arch: timm model name, e.g. ``'vit_base_patch16_224'``.
-        img_size: input size the position embeddings are laid out for.
+        img_size: input size (or (H, W)) the position embeddings are laid out for.
         pretrained: path of the pretrained ViT weights, or None for random weights.
         num_tokens: K, prompts per layer.
         mode: ``'shallow'`` (prompts at the input only) or ``'deep'`` (replaced at every
@@ -53,7 +50,7 @@ class VPTViT(BaseModule):
 
     def __init__(self,
                  arch: str = 'vit_base_patch16_224',
-                 img_size: int = 224,
+                 img_size: Union[int, Tuple[int, int]] = 224,
                  pretrained: Optional[str] = None,
                  num_tokens: int = 50,
                  mode: str = 'deep',
@@ -62,10 +59,6 @@ class VPTViT(BaseModule):
                  final_norm: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if init_cfg is not None:
-            raise ValueError('VPTViT loads its ViT from `pretrained` and initialises only '
-                             'its prompts; remove `init_cfg` from the backbone config.')
-        super().__init__(init_cfg=None)
         if mode not in VPT_MODES:
             raise ValueError(f'mode must be one of {VPT_MODES}, got {mode!r}.')
         if readout is not None and readout not in VPT_READOUTS:
@@ -73,31 +66,14 @@ class VPTViT(BaseModule):
         if not isinstance(num_tokens, int) or num_tokens < 1:
             raise ValueError(f'num_tokens must be an integer >= 1, got {num_tokens!r}; '
                              'use ExpresViT(num_tokens=0) for the linear probe.')
-        self.vit = create_timm_vit(arch, img_size, vit_cfg)
-        depth = len(self.vit.blocks)
-        self.out_indices = tuple(out_indices)
-        bad = [i for i in self.out_indices if not isinstance(i, int) or not 0 <= i < depth]
-        if bad or list(self.out_indices) != sorted(set(self.out_indices)):
-            raise ValueError(f'out_indices {self.out_indices} must be distinct, ascending '
-                             f'block indices in [0, {depth - 1}]; bad: {bad}.')
-        if pretrained is not None:
-            load_vit_weights(self.vit, pretrained)
-
-        self.arch = arch
+        super().__init__(arch, img_size, pretrained, out_indices, final_norm, True,
+                         vit_cfg, init_cfg)
         self.num_tokens = num_tokens
         self.mode = mode
         self.readout = readout
-        self.final_norm = final_norm
-        self.embed_dim = self.vit.embed_dim
-        self.num_prefix_tokens = self.vit.num_prefix_tokens
         self.prompts = nn.Parameter(
-            torch.empty(depth if mode == 'deep' else 1, num_tokens, self.embed_dim))
-        self.init_weights()
-        self.vit.requires_grad_(False)
-        self.vit.eval()
-        trainable, total = self.num_trainable_params()
-        print_log(f'VPTViT({arch}, {mode}, K={num_tokens}): {trainable:,} trainable of '
-                  f'{total:,} parameters ({100.0 * trainable / total:.3f}%)', logger='current')
+            torch.empty(self.depth if mode == 'deep' else 1, num_tokens, self.embed_dim))
+        self.finish_setup(f'{mode}, K={num_tokens}')
 
     def init_weights(self) -> None:
         """VPT's Xavier-uniform init of the prompts, bound ``sqrt(6 / (3*p*p + d))``.
@@ -108,18 +84,6 @@ class VPTViT(BaseModule):
         bound = math.sqrt(6.0 / (3 * patch * patch + self.embed_dim))
         with torch.no_grad():
             self.prompts.uniform_(-bound, bound)
-
-    def train(self, mode: bool = True) -> 'VPTViT':
-        """Train mode for the prompts; the frozen ViT stays in eval (no dropout)."""
-        super().train(mode)
-        self.vit.eval()
-        return self
-
-    def num_trainable_params(self) -> Tuple[int, int]:
-        """(trainable, total) parameter counts of this backbone."""
-        params = list(self.parameters())
-        return (sum(p.numel() for p in params if p.requires_grad),
-                sum(p.numel() for p in params))
 
     def forward(self, images: Tensor) -> Tuple[Tensor, ...]:
         """Run the frozen ViT with VPT prompts.
@@ -132,8 +96,7 @@ class VPTViT(BaseModule):
             readout if ``readout`` is set.
         """
         vit = self.vit
-        grid = vit.patch_embed.dynamic_feat_size(images.shape[-2:])
-        x = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(images))))
+        x = self.embed_images(images)
         batch, rows, tokens = x.shape[0], image_rows(self.num_tokens), \
             output_token_rows(self.num_tokens)
         z = torch.cat([x, self.prompts[0].expand(batch, -1, -1)], dim=1)
@@ -145,16 +108,9 @@ class VPTViT(BaseModule):
             z = block(z)
             if index in self.out_indices:
                 image_states.append(z[:, rows])
-        if self.final_norm and self.out_indices and self.out_indices[-1] == len(vit.blocks) - 1:
-            image_states[-1] = vit.norm(image_states[-1])
-        outs: List[Tensor] = [self._to_map(state, grid) for state in image_states]
+        outs: List[Tensor] = self.image_maps(image_states, images)
         if self.readout == 'cls':
             outs.append(vit.norm(z[:, 0]))
         elif self.readout == 'mean':
             outs.append(vit.norm(z[:, tokens]).mean(dim=1))
         return tuple(outs)
-
-    def _to_map(self, state: Tensor, grid: Tuple[int, int]) -> Tensor:
-        """(B, P + N, d) image rows -> (B, d, H, W) patch map (prefix tokens dropped)."""
-        patches = state[:, self.num_prefix_tokens:]
-        return patches.transpose(1, 2).reshape(patches.shape[0], -1, *grid).contiguous()

@@ -1,0 +1,18 @@
+# Baseline on ADE20K, linear head on the final patch tokens: VPT-shallow (Jia et al., ECCV
+# 2022), K prompts inserted once at the input of the frozen ViT-B/16; same head, schedule
+# and data as EXPRES.
+_base_ = ['../expres_vit-b_linear_ade20k.py']
+
+num_tokens = 50  # VPT's prompts per layer; EXPRES uses 5
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='VPTViT',
+        arch='vit_base_patch16_224',
+        img_size={{_base_.crop_size}},
+        pretrained={{_base_.pretrained}},
+        num_tokens=num_tokens,
+        mode='shallow',
+        final_norm=True,
+        out_indices=(11,)))

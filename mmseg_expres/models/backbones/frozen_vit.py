@@ -1,0 +1,176 @@
+"""What every prompt-tuning backbone here shares: a wrapped, frozen, fingerprinted timm ViT."""
+import hashlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from .vit_weights import CheckpointMismatchError, load_vit_weights
+
+
+def create_timm_vit(arch: str, img_size: Union[int, Tuple[int, int]],
+                    vit_cfg: Optional[dict] = None) -> nn.Module:
+    """A randomly initialised timm ``VisionTransformer`` that accepts any input size.
+
+    Args:
+        arch: a timm model name such as ``vit_base_patch16_224`` (``test_vit`` is timm's
+            tiny test model).
+        img_size: the size the position embeddings are laid out for; other sizes are
+            resampled on the fly (timm's ``dynamic_img_size``), and sizes that are not a
+            multiple of the patch are padded (``dynamic_img_pad``).
+        vit_cfg: extra keywords for ``timm.create_model`` (e.g. ``depth``).
+    """
+    import timm
+    from timm.layers import Attention
+    from timm.models.vision_transformer import Block, VisionTransformer
+
+    if not timm.is_model(arch):
+        similar = timm.list_models('*vit*')[:8]
+        raise ValueError(f'timm does not know the architecture {arch!r}. Use a timm ViT '
+                         f'name such as {", ".join(similar)}, ... (timm.list_models("vit_*")).')
+    kwargs = dict(pretrained=False, num_classes=0, img_size=img_size, dynamic_img_size=True,
+                  dynamic_img_pad=True, drop_rate=0.0, drop_path_rate=0.0)
+    kwargs.update(vit_cfg or {})
+    vit = timm.create_model(arch, **kwargs)
+    if not isinstance(vit, VisionTransformer) or not all(
+            type(b) is Block and type(b.attn) is Attention and b.attn.gate is None
+            for b in vit.blocks):
+        raise ValueError(f'{arch!r} is not a plain timm VisionTransformer with pre-norm '
+                         'Blocks; EXPRES needs timm.models.vision_transformer.Block.')
+    return vit
+
+
+def check_block_indices(name: str, indices: Sequence[int], depth: int) -> Tuple[int, ...]:
+    """``indices`` as a tuple, or a ValueError unless distinct, ascending, in ``[0, depth)``."""
+    bad = [i for i in indices if not isinstance(i, int) or not 0 <= i < depth]
+    if bad or list(indices) != sorted(set(indices)):
+        raise ValueError(f'{name} {tuple(indices)} must be distinct, ascending block indices '
+                         f'in [0, {depth - 1}] (the ViT has depth {depth}); bad: {bad}.')
+    return tuple(indices)
+
+
+class FrozenViTBackbone(BaseModule):
+    """A timm ViT wrapped (not subclassed), loaded strictly, frozen and fingerprinted.
+
+    Subclasses add their trainable parameters, then call :meth:`finish_setup`.
+
+    * Frozen: ``requires_grad=False`` on every ViT parameter, and the ViT stays in eval
+      mode under ``train()`` (no dropout, no drop-path).
+    * ``init_weights`` is the subclass's and must not recurse into ``self.vit``: timm's
+      own ``init_weights`` would wipe the pretrained weights.
+    * ``frozen_fingerprint_buffer`` (8 bytes of SHA-256 of the ViT) travels in every
+      checkpoint; loading one onto a ViT with other weights raises
+      :class:`CheckpointMismatchError`, and a checkpoint without the ViT (a task
+      checkpoint) loads without "missing keys" once the fingerprint matches.
+
+    Args:
+        arch, img_size, vit_cfg: see :func:`create_timm_vit`.
+        pretrained: ViT weights to load (see :func:`load_vit_weights`), or None.
+        out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
+        final_norm: apply the ViT's final LayerNorm to the map of the last block.
+        frozen: False only for the fine-tuning baseline.
+        init_cfg: must be None (the ViT comes from ``pretrained``).
+    """
+
+    def __init__(self, arch: str, img_size: Union[int, Tuple[int, int]],
+                 pretrained: Optional[str], out_indices: Sequence[int], final_norm: bool,
+                 frozen: bool = True, vit_cfg: Optional[Dict[str, Any]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if init_cfg is not None:
+            raise ValueError(f'{type(self).__name__} loads its ViT from `pretrained` and '
+                             'initialises only its prompts; remove `init_cfg` from the '
+                             'backbone config.')
+        super().__init__(init_cfg=None)
+        self.vit = create_timm_vit(arch, img_size, vit_cfg)
+        self.depth = len(self.vit.blocks)
+        self.out_indices = check_block_indices('out_indices', out_indices, self.depth)
+        if pretrained is not None:
+            load_vit_weights(self.vit, pretrained)
+        self.arch = arch
+        self.final_norm = final_norm
+        self.frozen = frozen
+        self.embed_dim = self.vit.embed_dim
+        self.num_prefix_tokens = self.vit.num_prefix_tokens
+
+    def finish_setup(self, description: str) -> None:
+        """Initialise the trainable parameters, freeze the ViT, log the counts."""
+        self.init_weights()
+        if self.frozen:
+            self.vit.requires_grad_(False)
+            self.vit.eval()
+            self.register_buffer('frozen_fingerprint_buffer', self.frozen_fingerprint())
+            self.register_load_state_dict_pre_hook(self._remember_load_prefix)
+            self.register_load_state_dict_post_hook(self._check_fingerprint)
+        trainable, total = self.num_trainable_params()
+        print_log(f'{type(self).__name__}({self.arch}, {description}): {trainable:,} '
+                  f'trainable of {total:,} parameters ({100.0 * trainable / total:.3f}%)',
+                  logger='current')
+
+    def train(self, mode: bool = True) -> 'FrozenViTBackbone':
+        """Set train mode on the prompts; a frozen ViT stays in eval (no dropout)."""
+        super().train(mode)
+        if self.frozen:
+            self.vit.eval()
+        return self
+
+    def num_trainable_params(self) -> Tuple[int, int]:
+        """(trainable, total) parameter counts of this backbone."""
+        params = list(self.parameters())
+        return (sum(p.numel() for p in params if p.requires_grad),
+                sum(p.numel() for p in params))
+
+    # ------------------------------------------------------------ fingerprint
+    def frozen_fingerprint(self) -> Tensor:
+        """First 8 bytes of the SHA-256 of the ViT tensors, as a (8,) uint8 tensor."""
+        digest = hashlib.sha256()
+        for key, tensor in sorted(self.vit.state_dict().items()):
+            if tensor.is_meta:
+                return torch.zeros(8, dtype=torch.uint8)
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy())
+        return torch.frombuffer(bytearray(digest.digest()[:8]), dtype=torch.uint8)
+
+    def _remember_load_prefix(self, module: nn.Module, state_dict: dict, prefix: str,
+                              *args) -> None:
+        """Pre-load hook: note where this module sits and whether the ViT comes along."""
+        self._load_prefix = prefix
+        self._loads_vit = any(k.startswith(prefix + 'vit.') for k in state_dict)
+
+    def _check_fingerprint(self, module: nn.Module, incompatible_keys) -> None:
+        """Post-load hook: a task checkpoint must meet the frozen ViT it was trained with."""
+        expected = self.frozen_fingerprint_buffer.cpu().numpy().tobytes().hex()
+        actual = self.frozen_fingerprint().numpy().tobytes().hex()
+        if expected != actual:
+            raise CheckpointMismatchError(
+                f'This checkpoint was trained on a frozen ViT with fingerprint {expected}, '
+                f'but the backbone here ({self.arch}, pretrained from the config) has '
+                f'{actual}. Set model.backbone.pretrained to the file the checkpoint was '
+                'trained with, or use a self-contained checkpoint '
+                '(tools/export_full_checkpoint.py).')
+        if not getattr(self, '_loads_vit', True):
+            vit_prefix = getattr(self, '_load_prefix', '') + 'vit.'
+            incompatible_keys.missing_keys[:] = [
+                k for k in incompatible_keys.missing_keys if not k.startswith(vit_prefix)]
+
+    # ---------------------------------------------------------------- forward
+    def embed_images(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, P + N, d): prefix tokens and patches with position embedding."""
+        vit = self.vit
+        return vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(images))))
+
+    def image_maps(self, image_states: List[Tensor], images: Tensor) -> List[Tensor]:
+        """Image rows (B, P + N, d) of the ``out_indices`` blocks -> (B, d, H/p, W/p) maps.
+
+        Prefix tokens are dropped; ``final_norm`` normalises the last block's map.
+        """
+        grid = self.vit.patch_embed.dynamic_feat_size(images.shape[-2:])
+        if self.final_norm and self.out_indices and self.out_indices[-1] == self.depth - 1:
+            image_states = image_states[:-1] + [self.vit.norm(image_states[-1])]
+        maps = []
+        for state in image_states:
+            patches = state[:, self.num_prefix_tokens:]
+            maps.append(patches.transpose(1, 2).reshape(patches.shape[0], -1, *grid)
+                        .contiguous())
+        return maps

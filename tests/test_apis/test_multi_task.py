@@ -1,0 +1,72 @@
+"""MultiTaskExpres: one image path, many tasks, each task's answer as if run alone."""
+import pytest
+import torch
+from torch.testing import assert_close
+
+from mmseg_expres.apis import ExpresTask, MultiTaskExpres, task_attention_mask
+
+from ..conftest import build_tiny
+
+# (K, sites, residual layers, readout): tasks deliberately differ in all four
+TASKS = [(2, ('ln', 'q', 'k', 'v', 'proj'), None, 'mean'),
+         (3, ('q', 'mlp'), (1, 3), 'concat'),
+         (1, ('v',), (0,), 'mean'),
+         (2, ('ln2',), None, 'cls')]
+
+
+def _task_models(shared):
+    """Single-task ExpresViTs on the shared ViT weights, random prompts, linear heads."""
+    models = []
+    for num_tokens, sites, layers, readout in TASKS:
+        model = build_tiny(num_tokens=num_tokens, residual_sites=sites, residual_layers=layers,
+                           visibility='one_way', readout=readout, out_indices=())
+        model.vit.load_state_dict(shared.vit.state_dict())
+        with torch.no_grad():
+            for param in model.prompts.parameters():
+                param.normal_(0, 0.5)
+        head = torch.nn.Linear(32 * num_tokens if readout == 'concat' else 32, 5)
+        models.append((model, head))
+    return models
+
+
+def test_predictions_equal_each_task_run_alone(images):
+    shared = build_tiny(num_tokens=1, visibility='one_way', out_indices=())
+    models = _task_models(shared)
+    multi = MultiTaskExpres(shared, [ExpresTask.from_model(m, h) for m, h in models])
+    outs = multi(images)
+    assert len(outs) == len(TASKS)
+    with torch.no_grad():
+        for out, (model, head) in zip(outs, models):
+            assert_close(out, head(model(images)[-1]))
+
+
+def test_mask_lets_tasks_see_image_and_only_their_own_tokens():
+    mask = task_attention_mask(3, [2, 1])
+    expected = torch.tensor([[1, 1, 1, 1, 1, 0],
+                             [1, 1, 1, 1, 1, 0],
+                             [1, 1, 1, 0, 0, 1]], dtype=torch.bool)
+    assert torch.equal(mask, expected)
+
+
+def test_a_task_does_not_change_another(images):
+    shared = build_tiny(num_tokens=1, visibility='one_way', out_indices=())
+    models = _task_models(shared)
+    multi = MultiTaskExpres(shared, [ExpresTask.from_model(m, h) for m, h in models])
+    before = multi(images)
+    with torch.no_grad():
+        models[1][0].prompts.tokens.normal_()  # shared by reference with ``multi``
+    after = multi(images)
+    assert not torch.allclose(before[1], after[1])
+    for index in (0, 2, 3):
+        assert_close(before[index], after[index])
+
+
+def test_rejects_fine_tuned_backbone_and_wrong_width():
+    tuned = build_tiny(num_tokens=0, residual_sites=(), frozen=False)
+    task = ExpresTask(build_tiny(num_tokens=2).prompts)
+    with pytest.raises(ValueError, match='frozen'):
+        MultiTaskExpres(tuned, [task])
+    from mmseg_expres.models.backbones.expres_prompts import ExpresPrompts
+    wide = ExpresTask(ExpresPrompts(2, 64, ('q',), (0,), 'xavier', 8))
+    with pytest.raises(ValueError, match='width'):
+        MultiTaskExpres(build_tiny(num_tokens=2), [wide])

@@ -1,0 +1,39 @@
+"""tools/analysis/benchmark.py runs end to end in --quick mode and reports every row."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ROWS = {
+    'cls': ['frozen forward, no grad (floor)', 'EXPRES one-way', 'EXPRES full',
+            'VPT-deep (K=4)', 'linear probe', 'full fine-tuning'],
+    'infer': ['plain ViT forward', 'EXPRES one-way, K=5', 'EXPRES full, K=5',
+              '10 tasks, one-way (MultiTaskExpres)'],
+    'seg': ['mmseg ViT fine-tuning', 'EXPRES full', 'EXPRES full + bf16 autocast',
+            'EXPRES full + checkpointing'],
+}
+
+
+def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
+    out = tmp_path / 'bench.json'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools' / 'analysis' / 'benchmark.py'), '--quick',
+         '--device', 'cpu', '--json', str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table_rows = {line.split('|')[1].strip() for line in result.stdout.splitlines()
+                  if line.startswith('| ')}
+    report = json.loads(out.read_text())
+    for section, rows in ROWS.items():
+        assert set(report['sections'][section]) == set(rows), section
+        for row in rows:
+            assert row in table_rows, row
+            entry = report['sections'][section][row]
+            assert entry['median_s'] > 0 and entry['peak_mb'] is not None, row
+    # the trainable counts come from the models themselves: tiny ViT, K=5, 5 sites, 4 layers
+    assert report['sections']['cls']['EXPRES one-way']['trainable'] == 5 * 32 * (1 + 5 * 4)
+    assert report['sections']['cls']['VPT-deep (K=4)']['trainable'] == 4 * 32 * 4
+    assert report['sections']['cls']['linear probe']['trainable'] == 0
+    assert len(report['targets']) == 6 and 'Targets' in result.stdout

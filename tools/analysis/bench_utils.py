@@ -1,0 +1,126 @@
+"""Timing and peak-memory measurement for ``benchmark.py``.
+
+Peak memory on CPU: torch's CPU allocator keeps no peak statistic, RSS sampling sees
+glibc's caching and the other processes of a shared machine, and counting saved tensors
+misses the transient buffers of backward and of the optimizer. The profiler with
+``profile_memory=True`` instead records every allocation and free of torch's CPU
+allocator as an event of signed size; their running sum in time order is the bytes live
+above the level at the start, and its maximum is the step's peak. That is exact for torch
+tensors (activations, saved tensors, gradients, optimizer temporaries) and blind only to
+memory that a kernel library allocates outside torch (e.g. oneDNN scratch pads). On CUDA,
+``torch.cuda.max_memory_allocated`` gives the same quantity directly.
+
+"Extra memory" of a step is therefore: peak bytes allocated during the step above the
+level before it, plus the optimizer state that persists between steps. Gradients are set
+to None before each step, so they are allocated inside it and counted. The loaded model
+itself is not counted (it is the same for every method).
+"""
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+
+@dataclass
+class Case:
+    """One thing to measure.
+
+    Attributes:
+        name: row label.
+        step: one iteration (a forward, or forward + backward + optimizer step).
+        prepare: run before every ``step`` and outside the measurement (zero_grad).
+        persistent_bytes: bytes that live between steps and belong to this method
+            (optimizer state), added to its peak.
+        trainable: trainable parameter count, for the table.
+        times: measured seconds per step (filled in by :func:`time_cases`).
+        peak_bytes: extra memory (filled in by :func:`measure_memory`).
+    """
+
+    name: str
+    step: Callable[[], None]
+    prepare: Callable[[], None] = lambda: None
+    persistent_bytes: Callable[[], int] = lambda: 0
+    trainable: Optional[int] = None
+    times: List[float] = field(default_factory=list)
+    peak_bytes: Optional[int] = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_cases(cases: List[Case], device: torch.device, warmup: int, reps: int) -> None:
+    """Median-ready step times, cases interleaved within each repetition.
+
+    Interleaving makes a slow spell of a shared machine hit every case alike, so the
+    ratios stay meaningful even when absolute times drift.
+    """
+    for rep in range(warmup + reps):
+        for case in cases:
+            case.prepare()
+            synchronize(device)
+            start = time.perf_counter()
+            case.step()
+            synchronize(device)
+            if rep >= warmup:
+                case.times.append(time.perf_counter() - start)
+        print(f'  repetition {rep + 1}/{warmup + reps} done', file=sys.stderr, flush=True)
+
+
+def _cpu_peak_bytes(fn: Callable[[], None]) -> int:
+    """Peak bytes live above the starting level while ``fn`` runs (profiler events)."""
+    from torch._C._autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = [e for e in prof.profiler.kineto_results.events()
+              if e.name() == '[memory]' and e.device_type() == DeviceType.CPU]
+    live = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        live += event.nbytes()
+        peak = max(peak, live)
+    return peak
+
+
+def _cuda_peak_bytes(fn: Callable[[], None], device: torch.device) -> int:
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    start = torch.cuda.memory_allocated(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - start
+
+
+def measure_memory(cases: List[Case], device: torch.device) -> None:
+    """Fill ``peak_bytes`` of each case: one extra, already warmed-up step each."""
+    for case in cases:
+        case.prepare()
+        if device.type == 'cuda':
+            peak = _cuda_peak_bytes(case.step, device)
+        else:
+            peak = _cpu_peak_bytes(case.step)
+        case.peak_bytes = peak + case.persistent_bytes()
+
+
+def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of the tensors an optimizer keeps between steps (AdamW: two moments)."""
+    return sum(value.numel() * value.element_size()
+               for state in optimizer.state.values() for value in state.values()
+               if torch.is_tensor(value))
+
+
+def results_dict(cases: List[Case]) -> Dict[str, Dict[str, Optional[float]]]:
+    """name -> {median_s, times_s, peak_mb, trainable}, for JSON output."""
+    return {case.name: dict(median_s=case.median if case.times else None,
+                            times_s=case.times,
+                            peak_mb=None if case.peak_bytes is None else case.peak_bytes / 2**20,
+                            trainable=case.trainable)
+            for case in cases}
