@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS, DefaultScope
 
 from .conftest import TINY_VIT
 
@@ -50,12 +50,13 @@ def test_every_top_level_config_is_found():
 def test_config_builds_and_runs(path):
     cfg = Config.fromfile(path)
     assert 'mmseg_expres.models' in cfg.custom_imports['imports']
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
     model_cfg = tiny_model_cfg(cfg)
     if model_cfg['backbone'].get('type') not in ('ExpresViT', 'VPTViT', 'mmseg.ExpresViT',
                                                  'mmseg.VPTViT'):
         pytest.skip(f'{model_cfg["backbone"].get("type")} has no tiny variant')
-    model = MODELS.build(model_cfg).eval()
-    with torch.no_grad():
-        out = model(torch.rand(1, 3, 32, 32), mode='tensor')
+    # the config's scope (mmseg or mmpretrain) for this test only, not for later tests
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmseg')):
+        model = MODELS.build(model_cfg).eval()
+        with torch.no_grad():
+            out = model(torch.rand(1, 3, 32, 32), mode='tensor')
     assert out is not None
