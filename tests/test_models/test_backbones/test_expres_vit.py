@@ -104,6 +104,18 @@ def test_vit_b16_defaults_have_paper_parameter_count():
     assert model.num_trainable_params()[0] == 234_240
 
 
+@pytest.mark.parametrize('arch,width,depth', [
+    ('vit_tiny_patch16_224', 192, 12), ('vit_small_patch16_384', 384, 12),
+    ('vit_large_patch16_224', 1024, 24)])
+def test_other_timm_vits_build_with_closed_form_count(arch, width, depth):
+    from mmseg_expres.models import ExpresViT
+    with torch.device('meta'):
+        model = ExpresViT(arch=arch, img_size=512, num_tokens=5, out_indices=(depth - 1,))
+    assert model.embed_dim == width and model.depth == depth
+    assert model.num_trainable_params()[0] == 5 * width * (1 + 5 * depth)
+    assert model.vit.pos_embed.shape[1] == 1 + (512 // 16) ** 2  # laid out for img_size
+
+
 def test_init_weights_keeps_frozen_vit_and_train_keeps_eval():
     model = build_tiny(num_tokens=2)
     before = {k: v.clone() for k, v in model.vit.state_dict().items()}
