@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..models.backbones.expres_block import NO_RESIDUALS, expres_block
 from ..models.backbones.expres_prompts import ExpresPrompts
 from ..models.backbones.expres_vit import ExpresViT
+from ..models.backbones.frozen_vit import readout_feature
 
 TASK_READOUTS = ('mean', 'concat', 'cls')
 
@@ -125,7 +126,7 @@ class MultiTaskExpres(nn.Module):
             states (B, K_t, d) before the final LayerNorm.
         """
         vit = self.backbone.vit
-        z_image = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(images))))
+        z_image = self.backbone.embed_images(images)
         tokens = torch.cat([prompts.tokens for prompts in self.task_prompts], dim=0)
         z_tokens = vit.norm_pre(tokens).expand(images.shape[0], -1, -1)
         mask = task_attention_mask(z_image.shape[1], self.sizes, images.device)
@@ -147,13 +148,5 @@ class MultiTaskExpres(nn.Module):
         """
         final_image, task_tokens = self.encode(images)
         norm = self.backbone.vit.norm
-        outs = []
-        for tokens, readout, head in zip(task_tokens, self.readouts, self.heads):
-            if readout == 'mean':
-                feature = norm(tokens).mean(dim=1)
-            elif readout == 'concat':
-                feature = norm(tokens).flatten(1)
-            else:
-                feature = norm(final_image[:, 0])
-            outs.append(head(feature))
-        return outs
+        return [head(readout_feature(readout, tokens, final_image, norm))
+                for tokens, readout, head in zip(task_tokens, self.readouts, self.heads)]

@@ -9,7 +9,7 @@ from torch.utils.checkpoint import checkpoint
 from .expres_block import (NO_RESIDUALS, expres_block, image_rows, one_way_mask,
                            output_token_rows)
 from .expres_prompts import ALL_SITES, DEFAULT_SITES, TOKEN_INITS, ExpresPrompts
-from .frozen_vit import FrozenViTBackbone, check_block_indices
+from .frozen_vit import FrozenViTBackbone, check_block_indices, readout_feature
 
 VISIBILITIES = ('full', 'one_way')
 ONE_WAY_IMPLS = ('split', 'masked')
@@ -148,15 +148,10 @@ class ExpresViT(FrozenViTBackbone):
         else:
             image_states, final_image, tokens = self._forward_joint(z)
         outs: List[Tensor] = self.image_maps(image_states, images)
-        normed_tokens = self.vit.norm(tokens) if tokens is not None else None
         if self.output_tokens:
-            outs.append(normed_tokens)
-        if self.readout == 'mean':
-            outs.append(normed_tokens.mean(dim=1))
-        elif self.readout == 'concat':
-            outs.append(normed_tokens.flatten(1))
-        elif self.readout == 'cls':
-            outs.append(self.vit.norm(final_image[:, 0]))
+            outs.append(self.vit.norm(tokens))
+        if self.readout is not None:
+            outs.append(readout_feature(self.readout, tokens, final_image, self.vit.norm))
         return tuple(outs)
 
     def _forward_joint(self, z: Tensor) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:

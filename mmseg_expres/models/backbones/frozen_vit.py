@@ -51,6 +51,26 @@ def check_block_indices(name: str, indices: Sequence[int], depth: int) -> Tuple[
     return tuple(indices)
 
 
+def readout_feature(readout: str, tokens: Tensor, final_image: Tensor,
+                    norm: nn.Module) -> Tensor:
+    """The classification feature of method section 5, from the ViT's final states.
+
+    Args:
+        readout: ``'mean'`` (B, d) or ``'concat'`` (B, K*d) of the normed output tokens,
+            or ``'cls'`` (B, d), the normed class token.
+        tokens: (B, K, d) final output-token (prompt) states, before the final norm.
+        final_image: (B, P + N, d) final image rows; row 0 is the class token.
+        norm: the ViT's final LayerNorm.
+    """
+    if readout == 'mean':
+        return norm(tokens).mean(dim=1)
+    if readout == 'concat':
+        return norm(tokens).flatten(1)
+    if readout == 'cls':
+        return norm(final_image[:, 0])
+    raise ValueError(f"readout must be 'mean', 'concat' or 'cls', got {readout!r}.")
+
+
 class FrozenViTBackbone(BaseModule):
     """A timm ViT wrapped (not subclassed), loaded strictly, frozen and fingerprinted.
 

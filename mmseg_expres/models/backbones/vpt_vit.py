@@ -13,7 +13,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from .expres_block import image_rows, output_token_rows
-from .frozen_vit import FrozenViTBackbone
+from .frozen_vit import FrozenViTBackbone, readout_feature
 
 VPT_MODES = ('shallow', 'deep')
 VPT_READOUTS = ('cls', 'mean')
@@ -109,8 +109,6 @@ class VPTViT(FrozenViTBackbone):
             if index in self.out_indices:
                 image_states.append(z[:, rows])
         outs: List[Tensor] = self.image_maps(image_states, images)
-        if self.readout == 'cls':
-            outs.append(vit.norm(z[:, 0]))
-        elif self.readout == 'mean':
-            outs.append(vit.norm(z[:, tokens]).mean(dim=1))
+        if self.readout is not None:
+            outs.append(readout_feature(self.readout, z[:, tokens], z[:, rows], vit.norm))
         return tuple(outs)
