@@ -49,6 +49,15 @@ def run_name(lr: float, wd: float, seed: Optional[int] = None) -> str:
     return f'lr{lr:g}_wd{wd:g}' + (f'_seed{seed}' if seed is not None else '')
 
 
+def run_options(train_split: str, val_split: str, lr: float, wd: float,
+                seed: int) -> List[str]:
+    """``--cfg-options`` of one protocol run: its splits, lr, weight decay and seed."""
+    return [f'train_split={train_split}', f'val_split={val_split}',
+            f'optim_wrapper.optimizer.lr={lr!r}',
+            f'optim_wrapper.optimizer.weight_decay={wd!r}',
+            f'randomness.seed={seed}']
+
+
 def select_best(grid: Dict[str, dict]) -> dict:
     """The grid entry with the best ``val_top1``; ties go to the smaller lr, then wd."""
     return max(grid.values(), key=lambda r: (r['val_top1'], -r['lr'], -r['wd']))
@@ -184,11 +193,8 @@ class Protocol:
                 if name in entry['grid']:
                     continue
                 run_dir = osp.join(self.args.work_dir, task, 'grid', name)
-                metric = self._run(task, run_dir, [
-                    'train_split=train800', 'val_split=val200',
-                    f'optim_wrapper.optimizer.lr={lr!r}',
-                    f'optim_wrapper.optimizer.weight_decay={wd!r}',
-                    f'randomness.seed={self.args.seeds[0]}'])
+                metric = self._run(task, run_dir, run_options(
+                    'train800', 'val200', lr, wd, self.args.seeds[0]))
                 if metric is None:
                     done = False
                     continue
@@ -209,11 +215,8 @@ class Protocol:
             if name in entry['final']:
                 continue
             run_dir = osp.join(self.args.work_dir, task, 'final', name)
-            metric = self._run(task, run_dir, [
-                'train_split=train800val200', 'val_split=test',
-                f'optim_wrapper.optimizer.lr={best["lr"]!r}',
-                f'optim_wrapper.optimizer.weight_decay={best["wd"]!r}',
-                f'randomness.seed={seed}'])
+            metric = self._run(task, run_dir, run_options(
+                'train800val200', 'test', best['lr'], best['wd'], seed))
             if metric is not None:
                 entry['final'][name] = dict(lr=best['lr'], wd=best['wd'], seed=seed,
                                             test_top1=metric)
