@@ -85,35 +85,14 @@ def attention_branch(attn: nn.Module,
     q = attn.q_norm(split_heads(q, attn.num_heads))
     k = attn.k_norm(split_heads(k, attn.num_heads))
     v = split_heads(v, attn.num_heads)
-    if context is None:
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scale)
-    else:
-        a = attend_with_context(q, k, v, context, attn.scale, attn_mask)
+    own_kv = (k, v)
+    if context is not None:
+        k = torch.cat([context[0], k], dim=2)
+        v = torch.cat([context[1], v], dim=2)
+    a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scale)
     o = attn.proj(attn.norm(merge_heads(a)))
     o = add_to_tokens(o, res.get('proj'))  # site proj
-    return o, (k, v)
-
-
-def attend_with_context(q: Tensor, k: Tensor, v: Tensor, context: KeyValue,
-                        scale: float, attn_mask: Optional[Tensor] = None) -> Tensor:
-    """Attention of the rows of ``q`` over ``[context keys; k]`` without concatenating.
-
-    The context (the image keys/values, B x H x N x D) is a constant for autograd;
-    keeping it out of a ``torch.cat`` avoids copying it in every block and computing
-    gradients for it in the backward pass. Only (B, H, T, N + T) scores are formed,
-    with T the few output tokens. ``attn_mask`` (T, N + T) is boolean (True: may attend)
-    or additive, as for ``scaled_dot_product_attention``.
-    """
-    k_ctx, v_ctx = context
-    num_ctx = k_ctx.shape[2]
-    scores = torch.cat([q @ k_ctx.transpose(-2, -1), q @ k.transpose(-2, -1)], dim=-1)
-    scores = scores * scale
-    if attn_mask is not None and attn_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attn_mask, float('-inf'))
-    elif attn_mask is not None:
-        scores = scores + attn_mask
-    weights = scores.softmax(dim=-1)
-    return weights[..., :num_ctx] @ v_ctx + weights[..., num_ctx:] @ v
+    return o, own_kv
 
 
 def expres_block(block: nn.Module,
