@@ -29,15 +29,17 @@ def _task_models(shared):
     return models
 
 
-def test_predictions_equal_each_task_run_alone(images):
+@pytest.mark.parametrize('alone_with_grad', [False, True])
+def test_predictions_equal_each_task_run_alone(images, alone_with_grad):
+    # a task alone runs its rows together without autograd, split with it: compare both
     shared = build_tiny(num_tokens=1, visibility='one_way', out_indices=())
     models = _task_models(shared)
     multi = MultiTaskExpres(shared, [ExpresTask.from_model(m, h) for m, h in models])
     outs = multi(images)
     assert len(outs) == len(TASKS)
-    with torch.no_grad():
+    with torch.set_grad_enabled(alone_with_grad):
         for out, (model, head) in zip(outs, models):
-            assert_close(out, head(model(images)[-1]))
+            assert_close(out, head(model(images)[-1]).detach())
 
 
 def test_mask_lets_tasks_see_image_and_only_their_own_tokens():

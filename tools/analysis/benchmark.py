@@ -16,7 +16,9 @@ Sections:
   activation checkpointing.
 
 Times are medians over ``--reps`` repetitions after ``--warmup`` discarded ones, with the
-cases of a section interleaved in every repetition (see ``bench_utils.time_cases``).
+cases of a section interleaved in every repetition (see ``bench_utils.time_cases``); the
+"page faults" column is the median count of minor page faults per step. By default glibc
+is told to keep freed memory (``--malloc steady``, see ``bench_utils.steady_malloc``).
 Memory is the extra memory of one step over the loaded model; how it is measured on CPU
 (profiler allocation events) and CUDA (``max_memory_allocated``) is explained in
 ``bench_utils``. Runs on CUDA when present, else CPU (``--device`` overrides).
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -35,7 +38,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the package, fro
 
 import torch  # noqa: E402
 
-from bench_utils import Case, measure_memory, results_dict, time_cases  # noqa: E402
+from bench_utils import (Case, measure_memory, results_dict, steady_malloc,  # noqa: E402
+                         time_cases)
 
 FLOOR, FINE_TUNING, PLAIN = 'frozen forward, no grad (floor)', 'full fine-tuning', \
     'plain ViT forward'
@@ -65,6 +69,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seg-amp', choices=['auto', 'on', 'off'], default='auto',
                         help='the bf16 autocast case; auto: only where bf16 is native '
                         '(CUDA, or a CPU with AVX512-BF16/AMX) or with --quick')
+    parser.add_argument('--malloc', choices=['steady', 'default'], default='steady',
+                        help="steady: glibc keeps freed memory (bench_utils.steady_malloc); "
+                        "default: glibc's own thresholds")
     parser.add_argument('--no-memory', action='store_true', help='skip memory measurement')
     parser.add_argument('--json', default=None, help='also write the results here')
     args = parser.parse_args(argv)
@@ -90,6 +97,7 @@ def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]]) 
     header = ['method', 'trainable', 'median ms']
     for label, _ in references:
         header.append(f'time / {label}')
+    header.append('page faults')
     header.append('extra MB')
     for label, _ in references:
         header.append(f'memory / {label}')
@@ -99,6 +107,7 @@ def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]]) 
         row = [case.name, '-' if case.trainable is None else f'{case.trainable:,}',
                f'{1000 * case.median:.1f}']
         row += [_ratio(case.median, by_name[ref].median) for _, ref in references]
+        row.append(f'{statistics.median(case.page_faults):,.0f}' if case.page_faults else '-')
         row.append(_mb(case.peak_bytes))
         row += [_ratio(case.peak_bytes, by_name[ref].peak_bytes) for _, ref in references]
         lines.append('| ' + ' | '.join(row) + ' |')
@@ -150,6 +159,9 @@ def targets_table(checked: List[Target]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     args = parse_args(argv)
+    malloc = 'glibc defaults'
+    if args.malloc == 'steady':
+        malloc = 'steady malloc' if steady_malloc() else 'malloc defaults (not glibc)'
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -197,7 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         tables.append(targets_table(checked))
     machine = (f'{platform.machine()} {platform.processor() or ""}, device {device}, '
                f'{torch.get_num_threads()} threads, torch {torch.__version__}, '
-               f'{os.cpu_count()} CPUs')
+               f'{os.cpu_count()} CPUs, {malloc}')
     print(f'Machine: {machine}\n')
     print('\n\n'.join(tables))
     result = dict(machine=machine, args=vars(args),

@@ -1,15 +1,18 @@
 """The EXPRES transformer block, written over a frozen timm ``Block``.
 
 Every residual insertion point of method section 2 is one visible line, tagged with its
-site name. The same function serves all three ways of running a block:
+site name. The same function serves every way of running a block; only ``attend`` (who
+attends to whom) and ``context`` change:
 
 * full visibility: the whole sequence ``[class; patches; tokens]``, no mask;
 * one-way, masked: the whole sequence with a mask that hides the output tokens from the
   image rows (the reference implementation);
-* one-way, split: the image rows alone (no residuals, no autograd graph), then the
-  output-token rows alone, attending to the image keys/values through ``context``.
+* one-way, split (training): the image rows alone (no residuals, no autograd graph), then
+  the output-token rows alone, attending to the image keys/values through ``context``;
+* one-way, rows together (inference): the whole sequence through every row-wise layer
+  (one pass over each frozen weight), split only inside the attention.
 """
-from typing import Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -29,23 +32,59 @@ def image_rows(num_tokens: int) -> slice:
     return slice(None, -num_tokens) if num_tokens else slice(None)
 
 
-def add_to_tokens(x: Tensor, residual: Optional[Tensor]) -> Tensor:
-    """Add a residual prompt to the output-token rows of ``x``, out of place.
+def add_to_tokens_(x: Tensor, residual: Optional[Tensor]) -> Tensor:
+    """Add a residual prompt to the output-token rows of ``x``, in place.
+
+    In place because the alternatives copy the whole activation: concatenating the image
+    rows with the shifted token rows costs a full copy in the forward and two zero-filled
+    full-size gradients in the backward, and ``x[:, -K:].add_()`` (an in-place op on a
+    view) makes autograd clone the whole gradient. ``index_add_`` on ``x`` itself passes
+    the gradient of ``x`` through untouched, provided that ``x`` owns its storage (a
+    LayerNorm output; ``nn.Linear``'s output on 3-d input is a view, hence
+    :func:`linear_plus_tokens`). ``x`` must not be saved by an autograd node.
 
     Args:
         x: (B, T, C) activations whose last K rows are the output tokens.
         residual: (K, C) one vector per output token, or None for an inactive site.
 
     Returns:
-        (B, T, C) with ``x[:, -K:] + residual`` in the token rows.
+        ``x``, with ``residual`` added to ``x[:, -K:]``.
     """
-    if residual is None:
-        return x
-    num_tokens = residual.shape[0]
-    if x.shape[1] == num_tokens:  # the split one-way path holds the token rows only
-        return x + residual
-    rows = output_token_rows(num_tokens)
-    return torch.cat([x[:, image_rows(num_tokens)], x[:, rows] + residual], dim=1)
+    if residual is not None:
+        length, num_tokens = x.shape[1], residual.shape[0]
+        rows = torch.arange(length - num_tokens, length, device=x.device)
+        # under autocast x may be bf16/fp16 while the prompts stay fp32
+        x.index_add_(1, rows, residual.to(x.dtype).expand(x.shape[0], -1, -1))
+    return x
+
+
+def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor]) -> Tensor:
+    """``linear(x)`` with ``residual`` added to the output-token rows.
+
+    The linear runs on the (B*T, C) rows so that its output owns its storage and the add
+    can be in place (:func:`add_to_tokens_`); the (B, T, C') result is a view of it.
+    """
+    batch, length, _ = x.shape
+    out = F.linear(x.reshape(batch * length, -1), linear.weight, linear.bias)
+    if residual is not None:
+        num_tokens = residual.shape[0]
+        rows = torch.arange(length - num_tokens, length, device=x.device)
+        rows = (rows + length * torch.arange(batch, device=x.device)[:, None]).flatten()
+        out.index_add_(0, rows, residual.to(out.dtype).repeat(batch, 1))
+    return out.view(batch, length, -1)
+
+
+def qkv_residual(res: Mapping[str, Tensor]) -> Optional[Tensor]:
+    """The residuals of sites q, k and v side by side, (K, 3C), for the fused projection.
+
+    A site without a residual contributes zeros, which leave its rows bit-for-bit
+    unchanged. One add on the fused output replaces three adds on its chunks.
+    """
+    present = [res[site] for site in ('q', 'k', 'v') if site in res]
+    if not present:
+        return None
+    zeros = present[0].new_zeros(present[0].shape)
+    return torch.cat([res.get(site, zeros) for site in ('q', 'k', 'v')], dim=1)
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -60,10 +99,50 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(batch, length, -1)
 
 
+#: ``attend(q, k, v, scale)``: multi-head attention of (B, H, T, D) queries, keys and
+#: values, merged back to (B, T, H*D).
+Attend = Callable[[Tensor, Tensor, Tensor, float], Tensor]
+
+
+def joint_attention(attn_mask: Optional[Tensor] = None) -> Attend:
+    """Every query row over every key row, optionally through a boolean mask.
+
+    Args:
+        attn_mask: (T_q, T_k), True where attending is allowed; None attends everywhere.
+    """
+    def attend(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
+        return merge_heads(
+            F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale))
+    return attend
+
+
+def one_way_attention(num_tokens: int, token_mask: Optional[Tensor] = None) -> Attend:
+    """One-way visibility over ``[image; tokens]`` rows, without a mask on the image rows.
+
+    The image rows attend to the image rows only (the frozen ViT's attention, unmasked),
+    the token rows attend to all rows. Same numbers as :func:`one_way_mask`, but the large
+    image attention runs the unmasked kernel.
+
+    Args:
+        num_tokens: the number of output-token rows at the end of the sequence.
+        token_mask: optional (K, T) boolean mask for the token rows (several tasks).
+    """
+    images, tokens = image_rows(num_tokens), output_token_rows(num_tokens)
+
+    def attend(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
+        image_out = F.scaled_dot_product_attention(
+            q[:, :, images], k[:, :, images], v[:, :, images], scale=scale)
+        token_out = F.scaled_dot_product_attention(
+            q[:, :, tokens], k, v, attn_mask=token_mask, scale=scale)
+        merged = torch.cat([image_out.transpose(1, 2), token_out.transpose(1, 2)], dim=1)
+        return merged.flatten(2)
+    return attend
+
+
 def attention_branch(attn: nn.Module,
                      u: Tensor,
                      res: Mapping[str, Tensor],
-                     attn_mask: Optional[Tensor] = None,
+                     attend: Attend,
                      context: Optional[KeyValue] = None) -> Tuple[Tensor, KeyValue]:
     """Multi-head self-attention of a timm ``Attention`` with EXPRES residuals.
 
@@ -71,17 +150,16 @@ def attention_branch(attn: nn.Module,
         attn: the frozen timm ``Attention`` module (fused ``qkv`` and ``proj``).
         u: (B, T, d) normed input of the block.
         res: site name -> (K, C) residual prompts of this layer.
-        attn_mask: optional (T, T_k) boolean mask, True where attending is allowed.
+        attend: how the rows attend to each other (:func:`joint_attention`,
+            :func:`one_way_attention`).
         context: optional keys/values (B, H, T_c, D) of rows that are not in ``u`` but that
             ``u`` attends to (the image rows in the split one-way path).
 
     Returns:
         The (B, T, d) attention output and this call's own keys/values (B, H, T, D).
     """
-    q, k, v = F.linear(u, attn.qkv.weight, attn.qkv.bias).chunk(3, dim=-1)
-    q = add_to_tokens(q, res.get('q'))  # site q
-    k = add_to_tokens(k, res.get('k'))  # site k
-    v = add_to_tokens(v, res.get('v'))  # site v
+    qkv = linear_plus_tokens(u, attn.qkv, qkv_residual(res))  # sites q, k, v
+    q, k, v = qkv.chunk(3, dim=-1)
     q = attn.q_norm(split_heads(q, attn.num_heads))
     k = attn.k_norm(split_heads(k, attn.num_heads))
     v = split_heads(v, attn.num_heads)
@@ -89,16 +167,15 @@ def attention_branch(attn: nn.Module,
     if context is not None:
         k = torch.cat([context[0], k], dim=2)
         v = torch.cat([context[1], v], dim=2)
-    a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scale)
-    o = attn.proj(attn.norm(merge_heads(a)))
-    o = add_to_tokens(o, res.get('proj'))  # site proj
+    o = linear_plus_tokens(attn.norm(attend(q, k, v, attn.scale)), attn.proj,
+                           res.get('proj'))  # site proj
     return o, own_kv
 
 
 def expres_block(block: nn.Module,
                  z: Tensor,
                  res: Mapping[str, Tensor],
-                 attn_mask: Optional[Tensor] = None,
+                 attend: Attend = joint_attention(),
                  context: Optional[KeyValue] = None) -> Tuple[Tensor, KeyValue]:
     """One pre-norm ViT block with EXPRES residual prompts (method section 2).
 
@@ -109,17 +186,19 @@ def expres_block(block: nn.Module,
         block: a frozen timm ``Block`` (``norm1/attn/ls1``, ``norm2/mlp/ls2``).
         z: (B, T, d) block input.
         res: site name -> (K, C) residual prompts of this layer (empty: frozen block).
-        attn_mask: see :func:`attention_branch`.
+        attend: see :func:`attention_branch`; the default attends everywhere.
         context: see :func:`attention_branch`.
 
     Returns:
         The (B, T, d) block output and the block's keys/values of ``z``'s rows.
     """
-    u = add_to_tokens(block.norm1(z), res.get('ln'))  # site ln
-    o, kv = attention_branch(block.attn, u, res, attn_mask, context)  # sites q, k, v, proj
+    u = add_to_tokens_(block.norm1(z), res.get('ln'))  # site ln
+    o, kv = attention_branch(block.attn, u, res, attend, context)  # sites q, k, v, proj
     y = z + block.ls1(o)
-    h = block.mlp(add_to_tokens(block.norm2(y), res.get('ln2')))  # site ln2
-    h = add_to_tokens(h, res.get('mlp'))  # site mlp
+    h = block.mlp(add_to_tokens_(block.norm2(y), res.get('ln2')))  # site ln2
+    # an nn.Linear output on 3-d input is a view: correct, but autograd clones the
+    # gradient for the in-place add (the site is off by default)
+    add_to_tokens_(h, res.get('mlp'))  # site mlp
     return y + block.ls2(h), kv
 
 

@@ -1,13 +1,13 @@
 """ExpresViT: a frozen timm Vision Transformer with EXPRES prompts (CVPR 2023)."""
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.registry import MODELS
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from .expres_block import (NO_RESIDUALS, expres_block, image_rows, one_way_mask,
-                           output_token_rows)
+from .expres_block import (NO_RESIDUALS, expres_block, image_rows, joint_attention,
+                           one_way_attention, one_way_mask, output_token_rows)
 from .expres_prompts import ALL_SITES, DEFAULT_SITES, TOKEN_INITS, ExpresPrompts
 from .frozen_vit import FrozenViTBackbone, check_block_indices, readout_feature
 
@@ -37,8 +37,10 @@ class ExpresViT(FrozenViTBackbone):
         visibility: ``'full'`` (every token sees every token; segmentation) or
             ``'one_way'`` (image rows do not see output tokens; classification).
         one_way_impl: ``'split'`` runs the image path without autograd and only the K
-            token rows with gradients (method section 4); ``'masked'`` is the joint
-            computation with an attention mask, kept as the reference.
+            token rows with gradients (method section 4); without autograd (inference)
+            it runs all rows through each layer together and splits only the attention.
+            ``'masked'`` is the joint computation with an attention mask, kept as the
+            reference.
         token_init: ``'xavier'`` (VPT's init) or ``'cls'`` (class-token copy + noise).
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
         output_tokens: append the final normed output tokens (B, K, d) to the outputs.
@@ -144,7 +146,10 @@ class ExpresViT(FrozenViTBackbone):
         """
         z = self.embed(images)
         if self.visibility == 'one_way' and self.one_way_impl == 'split' and self.num_tokens:
-            image_states, final_image, tokens = self._forward_one_way_split(z)
+            if torch.is_grad_enabled():
+                image_states, final_image, tokens = self._forward_one_way_split(z)
+            else:
+                image_states, final_image, tokens = self._forward_one_way_together(z)
         else:
             image_states, final_image, tokens = self._forward_joint(z)
         outs: List[Tensor] = self.image_maps(image_states, images)
@@ -156,17 +161,30 @@ class ExpresViT(FrozenViTBackbone):
 
     def _forward_joint(self, z: Tensor) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
         """All rows together: full visibility, or one-way through an attention mask."""
-        rows = image_rows(self.num_tokens)
         mask = None
         if self.visibility == 'one_way' and self.num_tokens:
             mask = one_way_mask(z.shape[1] - self.num_tokens, self.num_tokens, z.device)
+        return self._run_blocks(z, joint_attention(mask))
+
+    def _forward_one_way_together(self, z: Tensor) -> Tuple[List[Tensor], Tensor, Tensor]:
+        """One-way visibility without autograd (inference): all rows through each layer.
+
+        Every GEMM reads its frozen weight once for the image and token rows together;
+        only the attention is split (image rows over image rows, token rows over all).
+        """
+        return self._run_blocks(z, one_way_attention(self.num_tokens))
+
+    def _run_blocks(self, z: Tensor,
+                    attend: Callable) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
+        """All rows together through every block; image maps, final image rows, tokens."""
+        rows = image_rows(self.num_tokens)
         image_states = []
         for index, block in enumerate(self.vit.blocks):
             res = self.prompts.residuals_at(index)
-            if self.with_cp and self.training:
-                z, _ = checkpoint(expres_block, block, z, res, mask, use_reentrant=False)
+            if self.with_cp and self.training and torch.is_grad_enabled():
+                z, _ = checkpoint(expres_block, block, z, res, attend, use_reentrant=False)
             else:
-                z, _ = expres_block(block, z, res, mask)
+                z, _ = expres_block(block, z, res, attend)
             if index in self.out_indices:
                 image_states.append(z[:, rows])
         tokens = z[:, output_token_rows(self.num_tokens)] if self.num_tokens else None

@@ -29,13 +29,16 @@ def test_plain_frozen_vit_equals_timm_forward_intermediates(images):
         assert_close(out, ref)
 
 
+@pytest.mark.parametrize('grad', [True, False])
 @pytest.mark.parametrize('impl', ['split', 'masked'])
-def test_one_way_image_features_equal_frozen_vit(images, impl):
+def test_one_way_image_features_equal_frozen_vit(images, impl, grad):
     model = build_tiny(num_tokens=3, visibility='one_way', one_way_impl=impl,
                        residual_sites=ALL_SITES, out_indices=(0, 3))
     _randomise_prompts(model)
     expected = model.vit.forward_intermediates(images, indices=[0, 3], intermediates_only=True)
-    for out, ref in zip(model(images), expected):
+    with torch.set_grad_enabled(grad):
+        outs = model(images)
+    for out, ref in zip(outs, expected):
         assert_close(out, ref)
 
 
@@ -65,6 +68,96 @@ def test_split_one_way_equals_masked_joint_computation(images, sites):
     for name, param in masked.prompts.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
         assert_close(grads_split[name].grad, param.grad, msg=name)
+
+
+@pytest.mark.parametrize('sites', [DEFAULT_SITES, ALL_SITES, ('k', 'mlp')])
+def test_one_way_inference_equals_masked_and_training_paths(images, sites):
+    # without autograd the split impl runs all rows together; with it, image and tokens
+    # apart; the masked joint computation is the reference for both
+    split = build_tiny(num_tokens=3, visibility='one_way', residual_sites=sites,
+                       residual_layers=(0, 2, 3), output_tokens=True, readout='concat')
+    masked = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='masked',
+                        residual_sites=sites, residual_layers=(0, 2, 3),
+                        output_tokens=True, readout='concat')
+    _randomise_prompts(split)
+    masked.load_state_dict(split.state_dict())
+    training = split(images)
+    with torch.no_grad():
+        together, reference = split(images), masked(images)
+    for a, b, c in zip(together, reference, training):
+        assert_close(a, b)
+        assert_close(a, c.detach())
+
+
+def _timm_reference_forward(model, images):
+    """Full-visibility EXPRES through timm's own ``Block.forward``.
+
+    Forward hooks add each site's residual to the output-token rows of the module whose
+    output the site names (out of place), so the blocks and the attention are timm's code.
+    """
+    rows = output_token_rows(model.num_tokens)
+    handles = []
+
+    def add(residual):
+        def hook(module, args, out):
+            return torch.cat([out[:, :rows.start], out[:, rows] + residual], dim=1)
+        return hook
+
+    for index, block in enumerate(model.vit.blocks):
+        res = model.prompts.residuals_at(index)
+        qkv = [res.get(site, torch.zeros_like(model.prompts.tokens)) for site in 'qkv']
+        targets = dict(ln=block.norm1, proj=block.attn.proj, ln2=block.norm2, mlp=block.mlp)
+        for site, module in targets.items():
+            if site in res:
+                handles.append(module.register_forward_hook(add(res[site])))
+        handles.append(block.attn.qkv.register_forward_hook(add(torch.cat(qkv, dim=1))))
+    try:
+        z = model.embed(images)
+        states = []
+        for block in model.vit.blocks:
+            z = block(z)
+            states.append(z)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return states
+
+
+def test_full_visibility_equals_timm_blocks_with_hooked_residuals(images):
+    model = build_tiny(num_tokens=3, visibility='full', residual_sites=ALL_SITES,
+                       residual_layers=(0, 1, 3), out_indices=(1, 3), output_tokens=True)
+    _randomise_prompts(model, 0.2)
+    outs = model(images)
+    states = _timm_reference_forward(model, images)
+    rows = output_token_rows(3)
+    for out, state in zip(outs[:2], (states[1], states[3])):
+        image = state[:, 1:rows.start]  # patch rows, without the class token
+        assert_close(out, image.transpose(1, 2).reshape(out.shape))
+    assert_close(outs[2], model.vit.norm(states[3][:, rows]))
+    loss_ours = sum(out.square().sum() for out in outs)
+    grads_ours = torch.autograd.grad(loss_ours, list(model.prompts.parameters()))
+    loss_ref = sum(state.square().sum() for state in (states[1][:, 1:rows.start],
+                                                       states[3][:, 1:rows.start]))
+    loss_ref = loss_ref + model.vit.norm(states[3][:, rows]).square().sum()
+    grads_ref = torch.autograd.grad(loss_ref, list(model.prompts.parameters()))
+    for ours, ref in zip(grads_ours, grads_ref):
+        assert_close(ours, ref)
+
+
+@pytest.mark.parametrize('visibility', ['full', 'one_way'])
+def test_bf16_autocast_trains_fp32_prompts(images, visibility):
+    model = build_tiny(num_tokens=2, residual_sites=ALL_SITES, visibility=visibility,
+                       out_indices=(3,), readout='mean')
+    _randomise_prompts(model, 0.1)
+    reference = model(images)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(images)
+    for out, ref in zip(outs, reference):  # bf16 GEMMs: about 3 significant digits
+        assert not torch.equal(out.float(), ref)
+        assert_close(out.float(), ref, atol=0.1, rtol=0.05)
+    sum(out.float().square().mean() for out in outs).backward()
+    for name, param in model.prompts.named_parameters():
+        assert param.dtype == torch.float32 and param.grad.abs().sum() > 0, name
 
 
 @pytest.mark.parametrize('visibility', ['full', 'one_way'])
