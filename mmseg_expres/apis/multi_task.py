@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from ..models.backbones.expres_block import (NO_RESIDUALS, expres_block, image_rows,
-                                             one_way_attention, output_token_rows)
+                                             one_way_attention, output_token_rows,
+                                             tokens_only_block)
 from ..models.backbones.expres_prompts import ExpresPrompts
 from ..models.backbones.expres_vit import ExpresViT
 from ..models.backbones.frozen_vit import readout_feature
@@ -117,27 +118,34 @@ class MultiTaskExpres(nn.Module):
         return concatenated
 
     @torch.no_grad()
-    def encode(self, images: Tensor) -> Tuple[Tensor, List[Tensor]]:
+    def encode(self, images: Tensor) -> Tuple[Optional[Tensor], List[Tensor]]:
         """One image path, all tasks' token paths.
 
         Args:
             images: (B, 3, H, W).
 
         Returns:
-            The final image rows (B, P + N, d) and, per task, its final output-token
-            states (B, K_t, d) before the final LayerNorm.
+            The final image rows (B, P + N, d), or None when no task's readout is
+            ``'cls'`` (then the last block runs only the token rows), and, per task, its
+            final output-token states (B, K_t, d) before the final LayerNorm.
         """
         vit = self.backbone.vit
         z_image = self.backbone.embed_images(images)
         tokens = torch.cat([prompts.tokens for prompts in self.task_prompts], dim=0)
         z = torch.cat([z_image, vit.norm_pre(tokens).expand(images.shape[0], -1, -1)], dim=1)
-        total = sum(self.sizes)
+        total, last = sum(self.sizes), len(vit.blocks) - 1
         mask = task_attention_mask(z_image.shape[1], self.sizes, images.device)
         attend = one_way_attention(total, token_mask=mask)
-        for index, block in enumerate(vit.blocks):
+        for index, block in enumerate(vit.blocks[:last]):
             z, _ = expres_block(block, z, self.residuals_at(index), attend)
-        task_tokens = z[:, output_token_rows(total)].split(self.sizes, dim=1)
-        return z[:, image_rows(total)], list(task_tokens)
+        if 'cls' in self.readouts:  # a task reads the final image rows
+            z, _ = expres_block(vit.blocks[last], z, self.residuals_at(last), attend)
+            final_image, tokens = z[:, image_rows(total)], z[:, output_token_rows(total)]
+        else:
+            final_image = None
+            tokens = tokens_only_block(vit.blocks[last], z, self.residuals_at(last), total,
+                                       token_mask=mask)
+        return final_image, list(tokens.split(self.sizes, dim=1))
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> List[Tensor]:

@@ -139,6 +139,26 @@ def one_way_attention(num_tokens: int, token_mask: Optional[Tensor] = None) -> A
     return attend
 
 
+def project_qkv(attn: nn.Module, u: Tensor,
+                residual: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    """Queries, keys and values (B, H, T, D) of a timm ``Attention``, plus a (K, 3C)
+    residual on the output-token rows."""
+    q, k, v = linear_plus_tokens(u, attn.qkv, residual).chunk(3, dim=-1)
+    return (attn.q_norm(split_heads(q, attn.num_heads)),
+            attn.k_norm(split_heads(k, attn.num_heads)), split_heads(v, attn.num_heads))
+
+
+def keys_values(block: nn.Module, z: Tensor) -> KeyValue:
+    """The frozen block's keys and values (B, H, T, D) of rows ``z``, nothing else.
+
+    In one-way visibility that is all the output tokens need of the image rows in a block
+    whose image output nobody reads (the last block, for a token readout): its image
+    attention, projection and MLP can be skipped.
+    """
+    _, k, v = project_qkv(block.attn, block.norm1(z), None)
+    return k, v
+
+
 def attention_branch(attn: nn.Module,
                      u: Tensor,
                      res: Mapping[str, Tensor],
@@ -158,11 +178,7 @@ def attention_branch(attn: nn.Module,
     Returns:
         The (B, T, d) attention output and this call's own keys/values (B, H, T, D).
     """
-    qkv = linear_plus_tokens(u, attn.qkv, qkv_residual(res))  # sites q, k, v
-    q, k, v = qkv.chunk(3, dim=-1)
-    q = attn.q_norm(split_heads(q, attn.num_heads))
-    k = attn.k_norm(split_heads(k, attn.num_heads))
-    v = split_heads(v, attn.num_heads)
+    q, k, v = project_qkv(attn, u, qkv_residual(res))  # sites q, k, v
     own_kv = (k, v)
     if context is not None:
         k = torch.cat([context[0], k], dim=2)
@@ -200,6 +216,29 @@ def expres_block(block: nn.Module,
     # gradient for the in-place add (the site is off by default)
     add_to_tokens_(h, res.get('mlp'))  # site mlp
     return y + block.ls2(h), kv
+
+
+def tokens_only_block(block: nn.Module, z: Tensor, res: Mapping[str, Tensor],
+                      num_tokens: int, token_mask: Optional[Tensor] = None) -> Tensor:
+    """A one-way block whose image output nobody reads, over ``[image; tokens]`` rows.
+
+    The image rows contribute their keys and values (:func:`keys_values`); only the K
+    token rows run the attention, projection and MLP.
+
+    Args:
+        block: the frozen timm ``Block``.
+        z: (B, T, d) block input, the last ``num_tokens`` rows being output tokens.
+        res: site name -> (K, C) residual prompts of this layer.
+        num_tokens: K.
+        token_mask: optional (K, T) boolean mask for the token rows (several tasks).
+
+    Returns:
+        (B, K, d) the output-token rows of the block's output.
+    """
+    image_kv = keys_values(block, z[:, image_rows(num_tokens)])
+    tokens, _ = expres_block(block, z[:, output_token_rows(num_tokens)], res,
+                             joint_attention(token_mask), context=image_kv)
+    return tokens
 
 
 def one_way_mask(num_image_rows: int, num_tokens: int, device=None) -> Tensor:

@@ -49,14 +49,16 @@ def test_full_visibility_prompts_change_image_features(images):
     assert not torch.allclose(model(images)[0], expected[0])
 
 
+# out_indices (1,) leaves the last block's image rows unread: the split path skips them
+@pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (1,)])
 @pytest.mark.parametrize('sites', [DEFAULT_SITES, ALL_SITES])
-def test_split_one_way_equals_masked_joint_computation(images, sites):
+def test_split_one_way_equals_masked_joint_computation(images, sites, out_indices):
     split = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='split',
                        residual_sites=sites, residual_layers=(0, 2, 3),
-                       output_tokens=True, readout='mean')
+                       output_tokens=True, readout='mean', out_indices=out_indices)
     masked = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='masked',
                         residual_sites=sites, residual_layers=(0, 2, 3),
-                        output_tokens=True, readout='mean')
+                        output_tokens=True, readout='mean', out_indices=out_indices)
     _randomise_prompts(split)
     masked.load_state_dict(split.state_dict())
     outs_split, outs_masked = split(images), masked(images)
@@ -70,15 +72,19 @@ def test_split_one_way_equals_masked_joint_computation(images, sites):
         assert_close(grads_split[name].grad, param.grad, msg=name)
 
 
+@pytest.mark.parametrize('out_indices,readout', [((0, 3), 'concat'), ((), 'mean'),
+                                                 ((1,), 'cls')])
 @pytest.mark.parametrize('sites', [DEFAULT_SITES, ALL_SITES, ('k', 'mlp')])
-def test_one_way_inference_equals_masked_and_training_paths(images, sites):
+def test_one_way_inference_equals_masked_and_training_paths(images, sites, out_indices,
+                                                            readout):
     # without autograd the split impl runs all rows together; with it, image and tokens
     # apart; the masked joint computation is the reference for both
     split = build_tiny(num_tokens=3, visibility='one_way', residual_sites=sites,
-                       residual_layers=(0, 2, 3), output_tokens=True, readout='concat')
+                       residual_layers=(0, 2, 3), output_tokens=True, readout=readout,
+                       out_indices=out_indices)
     masked = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='masked',
                         residual_sites=sites, residual_layers=(0, 2, 3),
-                        output_tokens=True, readout='concat')
+                        output_tokens=True, readout=readout, out_indices=out_indices)
     _randomise_prompts(split)
     masked.load_state_dict(split.state_dict())
     training = split(images)
@@ -87,6 +93,23 @@ def test_one_way_inference_equals_masked_and_training_paths(images, sites):
     for a, b, c in zip(together, reference, training):
         assert_close(a, b)
         assert_close(a, c.detach())
+
+
+@pytest.mark.parametrize('grad', [True, False])
+@pytest.mark.parametrize('out_indices,readout,skipped', [
+    ((), 'mean', True), ((1,), 'concat', True), ((3,), 'mean', False), ((), 'cls', False)])
+def test_one_way_skips_last_block_image_rows_only_when_unread(images, grad, out_indices,
+                                                              readout, skipped):
+    model = build_tiny(num_tokens=3, visibility='one_way', out_indices=out_indices,
+                       readout=readout)
+    rows_into_last_mlp = []
+    model.vit.blocks[-1].mlp.register_forward_hook(
+        lambda module, args, out: rows_into_last_mlp.append(args[0].shape[1]))
+    with torch.set_grad_enabled(grad):
+        model(images)
+    image_rows = 1 + 16  # class token + 4x4 patches
+    run_rows = [3] if skipped else ([image_rows, 3] if grad else [image_rows + 3])
+    assert rows_into_last_mlp == run_rows
 
 
 def _timm_reference_forward(model, images):
