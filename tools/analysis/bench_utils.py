@@ -90,14 +90,22 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_cases(cases: List[Case], device: torch.device, warmup: int, reps: int) -> None:
+def time_cases(cases: List[Case], device: torch.device, warmup: int, reps: int,
+               settle: int = 0) -> None:
     """Median-ready step times, cases interleaved within each repetition.
 
     Interleaving makes a slow spell of a shared machine hit every case alike, so the
-    ratios stay meaningful even when absolute times drift.
+    ratios stay meaningful even when absolute times drift. But a training run repeats one
+    method, while here the other cases reshape the heap in between: ``settle`` untimed
+    steps of the same case right before each timed one give it back its own steady state
+    (on CPU, without them, the case after a different one pays tens of thousands of page
+    faults for fresh memory, see :func:`steady_malloc`).
     """
     for rep in range(warmup + reps):
         for case in cases:
+            for _ in range(settle if rep >= warmup else 0):
+                case.prepare()
+                case.step()
             case.prepare()
             synchronize(device)
             faults, start = _minor_faults(), time.perf_counter()

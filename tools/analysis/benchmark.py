@@ -16,7 +16,8 @@ Sections:
   activation checkpointing.
 
 Times are medians over ``--reps`` repetitions after ``--warmup`` discarded ones, with the
-cases of a section interleaved in every repetition (see ``bench_utils.time_cases``); the
+cases of a section interleaved in every repetition and ``--settle`` untimed steps of a
+case before each timed one (see ``bench_utils.time_cases``); the
 "page faults" column is the median count of minor page faults per step. By default glibc
 is told to keep freed memory (``--malloc steady``, see ``bench_utils.steady_malloc``).
 Memory is the extra memory of one step over the loaded model; how it is measured on CPU
@@ -72,6 +73,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--malloc', choices=['steady', 'default'], default='steady',
                         help="steady: glibc keeps freed memory (bench_utils.steady_malloc); "
                         "default: glibc's own thresholds")
+    parser.add_argument('--settle', type=int, default=None,
+                        help='untimed steps of a case before each timed one (default: 1 on '
+                        'CPU, 0 on CUDA; see bench_utils.time_cases)')
     parser.add_argument('--no-memory', action='store_true', help='skip memory measurement')
     parser.add_argument('--json', default=None, help='also write the results here')
     args = parser.parse_args(argv)
@@ -165,6 +169,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if args.settle is None:
+        args.settle = 1 if device.type == 'cpu' else 0
     import bench_cases  # imports mmseg, after the thread setting
 
     generator = torch.Generator().manual_seed(0)
@@ -179,14 +185,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                                                  args.num_classes, args.num_tokens,
                                                  args.vpt_tokens)
         sections['cls'] = cases
-        _measure(cases, device, args.warmup, args.reps, args.no_memory)
+        _measure(cases, device, args.warmup, args.reps, args.settle, args.no_memory)
         tables.append(table(f'Training step, {args.img_size}px, batch {args.batch_size}',
                             cases, [('floor', FLOOR), ('fine-tuning', FINE_TUNING)]))
     if 'infer' in args.sections:
         cases = bench_cases.inference_cases(args.quick, images, args.num_classes,
                                             args.num_tokens, args.num_tasks)
         sections['infer'] = cases
-        _measure(cases, device, args.warmup, args.reps, args.no_memory)
+        _measure(cases, device, args.warmup, args.reps, args.settle, args.no_memory)
         tables.append(table(f'Inference, {args.img_size}px, batch {args.batch_size}',
                             cases, [('plain ViT', PLAIN)]))
     if 'seg' in args.sections:
@@ -199,7 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                   '(--seg-amp on forces it)', file=sys.stderr)
         cases = bench_cases.segmentation_cases(args.quick, seg_images, args.num_tokens, amp)
         sections['seg'] = cases
-        _measure(cases, device, min(args.warmup, 1), args.seg_reps, args.no_memory)
+        _measure(cases, device, min(args.warmup, 1), args.seg_reps, 0, args.no_memory)
         tables.append(table(f'UperNet training step, {args.seg_img_size}px, batch '
                             f'{args.seg_batch_size}', cases,
                             [('mmseg fine-tuning', SEG_REFERENCE)]))
@@ -222,8 +228,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
 
 
 def _measure(cases: List[Case], device: torch.device, warmup: int, reps: int,
-             no_memory: bool) -> None:
-    time_cases(cases, device, warmup, reps)
+             settle: int, no_memory: bool) -> None:
+    time_cases(cases, device, warmup, reps, settle)
     if not no_memory:
         measure_memory(cases, device)
 
