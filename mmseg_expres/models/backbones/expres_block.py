@@ -67,11 +67,15 @@ def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor])
     batch, length, _ = x.shape
     out = F.linear(x.reshape(batch * length, -1), linear.weight, linear.bias)
     if residual is not None:
-        num_tokens = residual.shape[0]
-        rows = torch.arange(length - num_tokens, length, device=x.device)
-        rows = (rows + length * torch.arange(batch, device=x.device)[:, None]).flatten()
+        rows = flat_token_rows(batch, length, residual.shape[0], x.device)
         out.index_add_(0, rows, residual.to(out.dtype).repeat(batch, 1))
     return out.view(batch, length, -1)
+
+
+def flat_token_rows(batch: int, length: int, num_tokens: int, device=None) -> Tensor:
+    """Indices of the output-token rows of a (B, T, C) tensor flattened to (B*T, C)."""
+    rows = torch.arange(length - num_tokens, length, device=device)
+    return (rows + length * torch.arange(batch, device=device)[:, None]).flatten()
 
 
 def qkv_residual(res: Mapping[str, Tensor]) -> Optional[Tensor]:
@@ -139,11 +143,9 @@ def one_way_attention(num_tokens: int, token_mask: Optional[Tensor] = None) -> A
     return attend
 
 
-def project_qkv(attn: nn.Module, u: Tensor,
-                residual: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
-    """Queries, keys and values (B, H, T, D) of a timm ``Attention``, plus a (K, 3C)
-    residual on the output-token rows."""
-    q, k, v = linear_plus_tokens(u, attn.qkv, residual).chunk(3, dim=-1)
+def split_qkv(attn: nn.Module, qkv: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Queries, keys and values (B, H, T, D) from a timm ``Attention``'s fused output."""
+    q, k, v = qkv.chunk(3, dim=-1)
     return (attn.q_norm(split_heads(q, attn.num_heads)),
             attn.k_norm(split_heads(k, attn.num_heads)), split_heads(v, attn.num_heads))
 
@@ -155,30 +157,55 @@ def keys_values(block: nn.Module, z: Tensor) -> KeyValue:
     whose image output nobody reads (the last block, for a token readout): its image
     attention, projection and MLP can be skipped.
     """
-    _, k, v = project_qkv(block.attn, block.norm1(z), None)
+    qkv = linear_plus_tokens(block.norm1(z), block.attn.qkv, None)
+    _, k, v = split_qkv(block.attn, qkv)
     return k, v
 
 
+def qkv_with_graph_on_tokens(block: nn.Module, z: Tensor, res: Mapping[str, Tensor],
+                             num_tokens: int) -> Tensor:
+    """Sites ln, q, k and v of a block whose input image rows are constants for autograd.
+
+    That is block 1 in full visibility (the patch embedding is frozen): its image rows'
+    LayerNorm and q/k/v projection run without a graph and only the K token rows' with
+    one, so the backward computes no input gradient that nobody needs (a GEMM over all
+    image rows). Same numbers as the plain path.
+
+    Returns:
+        (B, T, 3C) the fused q/k/v projection with the residuals on the token rows.
+    """
+    batch, length, _ = z.shape
+    with torch.no_grad():
+        flat = F.linear(block.norm1(z).flatten(0, 1), block.attn.qkv.weight,
+                        block.attn.qkv.bias)
+    u = add_to_tokens_(block.norm1(z[:, output_token_rows(num_tokens)]),
+                       res.get('ln'))  # site ln
+    tokens = linear_plus_tokens(u, block.attn.qkv, qkv_residual(res))  # sites q, k, v
+    flat.index_copy_(0, flat_token_rows(batch, length, num_tokens, z.device),
+                     tokens.flatten(0, 1))
+    return flat.view(batch, length, -1)
+
+
 def attention_branch(attn: nn.Module,
-                     u: Tensor,
+                     qkv: Tensor,
                      res: Mapping[str, Tensor],
                      attend: Attend,
                      context: Optional[KeyValue] = None) -> Tuple[Tensor, KeyValue]:
-    """Multi-head self-attention of a timm ``Attention`` with EXPRES residuals.
+    """Multi-head self-attention of a timm ``Attention`` after its q/k/v projection.
 
     Args:
         attn: the frozen timm ``Attention`` module (fused ``qkv`` and ``proj``).
-        u: (B, T, d) normed input of the block.
+        qkv: (B, T, 3d) the fused q/k/v projection, residuals included.
         res: site name -> (K, C) residual prompts of this layer.
         attend: how the rows attend to each other (:func:`joint_attention`,
             :func:`one_way_attention`).
-        context: optional keys/values (B, H, T_c, D) of rows that are not in ``u`` but that
-            ``u`` attends to (the image rows in the split one-way path).
+        context: optional keys/values (B, H, T_c, D) of rows that are not in ``qkv`` but
+            that its rows attend to (the image rows in the split one-way path).
 
     Returns:
         The (B, T, d) attention output and this call's own keys/values (B, H, T, D).
     """
-    q, k, v = project_qkv(attn, u, qkv_residual(res))  # sites q, k, v
+    q, k, v = split_qkv(attn, qkv)
     own_kv = (k, v)
     if context is not None:
         k = torch.cat([context[0], k], dim=2)
@@ -192,7 +219,8 @@ def expres_block(block: nn.Module,
                  z: Tensor,
                  res: Mapping[str, Tensor],
                  attend: Attend = joint_attention(),
-                 context: Optional[KeyValue] = None) -> Tuple[Tensor, KeyValue]:
+                 context: Optional[KeyValue] = None,
+                 graph_only_on_tokens: int = 0) -> Tuple[Tensor, KeyValue]:
     """One pre-norm ViT block with EXPRES residual prompts (method section 2).
 
     The frozen block runs in eval mode, so its dropout and drop-path are identities and
@@ -204,12 +232,18 @@ def expres_block(block: nn.Module,
         res: site name -> (K, C) residual prompts of this layer (empty: frozen block).
         attend: see :func:`attention_branch`; the default attends everywhere.
         context: see :func:`attention_branch`.
+        graph_only_on_tokens: K > 0 when only the last K rows of ``z`` carry an autograd
+            graph and the image rows are constants (:func:`qkv_with_graph_on_tokens`).
 
     Returns:
         The (B, T, d) block output and the block's keys/values of ``z``'s rows.
     """
-    u = add_to_tokens_(block.norm1(z), res.get('ln'))  # site ln
-    o, kv = attention_branch(block.attn, u, res, attend, context)  # sites q, k, v, proj
+    if graph_only_on_tokens:
+        qkv = qkv_with_graph_on_tokens(block, z, res, graph_only_on_tokens)
+    else:
+        u = add_to_tokens_(block.norm1(z), res.get('ln'))  # site ln
+        qkv = linear_plus_tokens(u, block.attn.qkv, qkv_residual(res))  # sites q, k, v
+    o, kv = attention_branch(block.attn, qkv, res, attend, context)  # site proj
     y = z + block.ls1(o)
     h = block.mlp(add_to_tokens_(block.norm2(y), res.get('ln2')))  # site ln2
     # an nn.Linear output on 3-d input is a view: correct, but autograd clones the

@@ -41,7 +41,7 @@ class ExpresViT(FrozenViTBackbone):
             token rows with gradients (method section 4); without autograd (inference)
             it runs all rows through each layer together and splits only the attention.
             ``'masked'`` is the joint computation with an attention mask, kept as the
-            reference.
+            reference, and taken by ``'split'`` too when the images require grad.
         token_init: ``'xavier'`` (VPT's init) or ``'cls'`` (class-token copy + noise).
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
         output_tokens: append the final normed output tokens (B, K, d) to the outputs.
@@ -146,13 +146,18 @@ class ExpresViT(FrozenViTBackbone):
             (B, K, d) if ``output_tokens``, then the (B, C) readout if ``readout``.
         """
         z = self.embed(images)
-        if self.visibility == 'one_way' and self.one_way_impl == 'split' and self.num_tokens:
+        # image rows that need no gradient: frozen ViT, images without requires_grad
+        # (saliency maps and attacks need theirs, so they take the joint path)
+        constant_images = self.frozen and not images.requires_grad
+        if self.visibility == 'one_way' and self.one_way_impl == 'split' and \
+                self.num_tokens and constant_images:
             if torch.is_grad_enabled():
                 image_states, final_image, tokens = self._forward_one_way_split(z)
             else:
                 image_states, final_image, tokens = self._forward_one_way_together(z)
         else:
-            image_states, final_image, tokens = self._forward_joint(z)
+            image_states, final_image, tokens = self._forward_joint(
+                z, constant_images and torch.is_grad_enabled())
         outs: List[Tensor] = self.image_maps(image_states, images)
         if self.output_tokens:
             outs.append(self.vit.norm(tokens))
@@ -160,12 +165,14 @@ class ExpresViT(FrozenViTBackbone):
             outs.append(readout_feature(self.readout, tokens, final_image, self.vit.norm))
         return tuple(outs)
 
-    def _forward_joint(self, z: Tensor) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
+    def _forward_joint(self, z: Tensor,
+                       constant_images: bool) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
         """All rows together: full visibility, or one-way through an attention mask."""
         mask = None
         if self.visibility == 'one_way' and self.num_tokens:
             mask = one_way_mask(z.shape[1] - self.num_tokens, self.num_tokens, z.device)
-        image_states, z = self._run_blocks(z, joint_attention(mask), self.depth)
+        image_states, z = self._run_blocks(z, joint_attention(mask), self.depth,
+                                           constant_images)
         tokens = z[:, output_token_rows(self.num_tokens)] if self.num_tokens else None
         return image_states, z[:, image_rows(self.num_tokens)], tokens
 
@@ -186,9 +193,12 @@ class ExpresViT(FrozenViTBackbone):
                                    num_tokens)
         return image_states, None, tokens
 
-    def _run_blocks(self, z: Tensor, attend: Callable,
-                    num_blocks: int) -> Tuple[List[Tensor], Tensor]:
+    def _run_blocks(self, z: Tensor, attend: Callable, num_blocks: int,
+                    constant_images: bool = False) -> Tuple[List[Tensor], Tensor]:
         """All rows together through the first ``num_blocks`` blocks.
+
+        ``constant_images``: the image rows of ``z`` need no gradient (frozen ViT, images
+        without ``requires_grad``), so block 1 builds a graph for the token rows only.
 
         Returns:
             The image rows of the blocks in ``out_indices``, and the last block's output.
@@ -197,10 +207,12 @@ class ExpresViT(FrozenViTBackbone):
         image_states = []
         for index, block in enumerate(self.vit.blocks[:num_blocks]):
             res = self.prompts.residuals_at(index)
+            graph_rows = self.num_tokens if index == 0 and constant_images else 0
             if self.with_cp and self.training and torch.is_grad_enabled():
-                z, _ = checkpoint(expres_block, block, z, res, attend, use_reentrant=False)
+                z, _ = checkpoint(expres_block, block, z, res, attend, None, graph_rows,
+                                  use_reentrant=False)
             else:
-                z, _ = expres_block(block, z, res, attend)
+                z, _ = expres_block(block, z, res, attend, graph_only_on_tokens=graph_rows)
             if index in self.out_indices:
                 image_states.append(z[:, rows])
         return image_states, z

@@ -112,6 +112,23 @@ def test_one_way_skips_last_block_image_rows_only_when_unread(images, grad, out_
     assert rows_into_last_mlp == run_rows
 
 
+def test_one_way_gives_images_their_gradient(images):
+    # the split path runs the image rows without autograd; images that require grad
+    # (saliency maps) must still get the masked reference's gradient
+    split = build_tiny(num_tokens=3, visibility='one_way', out_indices=(), readout='mean')
+    masked = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='masked',
+                        out_indices=(), readout='mean')
+    _randomise_prompts(split)
+    masked.load_state_dict(split.state_dict())
+    grads = []
+    for model in (split, masked):
+        pixels = images.clone().requires_grad_()
+        model(pixels)[-1].square().sum().backward()
+        grads.append(pixels.grad)
+    assert grads[1].abs().sum() > 0
+    assert_close(grads[0], grads[1])
+
+
 def _timm_reference_forward(model, images):
     """Full-visibility EXPRES through timm's own ``Block.forward``.
 
@@ -146,10 +163,18 @@ def _timm_reference_forward(model, images):
     return states
 
 
-def test_full_visibility_equals_timm_blocks_with_hooked_residuals(images):
+# images with requires_grad (saliency maps, attacks) must get their gradient through
+# block 1, where otherwise only the token rows carry a graph
+@pytest.mark.parametrize('image_grad', [False, True])
+@pytest.mark.parametrize('residual_layers', [(0, 1, 3), (2,)])
+def test_full_visibility_equals_timm_blocks_with_hooked_residuals(images, image_grad,
+                                                                 residual_layers):
     model = build_tiny(num_tokens=3, visibility='full', residual_sites=ALL_SITES,
-                       residual_layers=(0, 1, 3), out_indices=(1, 3), output_tokens=True)
+                       residual_layers=residual_layers, out_indices=(1, 3),
+                       output_tokens=True)
     _randomise_prompts(model, 0.2)
+    images = images.clone().requires_grad_(image_grad)
+    params = list(model.prompts.parameters()) + ([images] if image_grad else [])
     outs = model(images)
     states = _timm_reference_forward(model, images)
     rows = output_token_rows(3)
@@ -158,12 +183,13 @@ def test_full_visibility_equals_timm_blocks_with_hooked_residuals(images):
         assert_close(out, image.transpose(1, 2).reshape(out.shape))
     assert_close(outs[2], model.vit.norm(states[3][:, rows]))
     loss_ours = sum(out.square().sum() for out in outs)
-    grads_ours = torch.autograd.grad(loss_ours, list(model.prompts.parameters()))
+    grads_ours = torch.autograd.grad(loss_ours, params)
     loss_ref = sum(state.square().sum() for state in (states[1][:, 1:rows.start],
                                                        states[3][:, 1:rows.start]))
     loss_ref = loss_ref + model.vit.norm(states[3][:, rows]).square().sum()
-    grads_ref = torch.autograd.grad(loss_ref, list(model.prompts.parameters()))
+    grads_ref = torch.autograd.grad(loss_ref, params)
     for ours, ref in zip(grads_ours, grads_ref):
+        assert ref.abs().sum() > 0
         assert_close(ours, ref)
 
 
