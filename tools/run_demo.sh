@@ -20,13 +20,13 @@ echo "== 1/3 generating the demo data set and ViT checkpoint"
 echo "== 2/3 training EXPRES (progress every 20 iterations)"
 rm -rf "$WORK"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" 2>&1 |
-  grep --line-buffered -E "trainable of|Iter\(train\)|Iter\(val\)|Saving checkpoint|Error|error" || true
+  grep --line-buffered -E "trainable of|Iter\(train\)|Iter\(val\)|Saving checkpoint|Traceback|Error:|error:" || true
 CKPT="$(cat "$WORK/last_checkpoint")"
 [[ -f "$CKPT" ]] || { echo "training did not write a checkpoint; see $WORK/*/*.log" >&2; exit 1; }
 
 echo "== 3/3 evaluating $CKPT and drawing predictions"
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" --show-dir "$WORK/vis" 2>&1 |
-  grep --line-buffered -E "Iter\(test\)|Error|error" || true
+  grep --line-buffered -E "Iter\(test\)|Traceback|Error:|error:" || true
 MIOU="$(grep -ho 'mIoU: [0-9.]*' "$WORK"/test/*/*.log | tail -1)"
 PICTURE="$(find "$WORK/vis" -name '*.png' | sort | head -1)"
 [[ -n "$MIOU" && -n "$PICTURE" ]] || { echo "evaluation failed; see $WORK/test" >&2; exit 1; }
