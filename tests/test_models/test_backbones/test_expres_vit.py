@@ -112,6 +112,29 @@ def test_one_way_skips_last_block_image_rows_only_when_unread(images, grad, out_
     assert rows_into_last_mlp == run_rows
 
 
+@pytest.mark.parametrize('visibility', ['full', 'one_way'])
+def test_activation_checkpointing_gives_same_outputs_and_gradients(images, visibility):
+    impl = dict(one_way_impl='masked') if visibility == 'one_way' else {}
+    plain = build_tiny(num_tokens=3, visibility=visibility, residual_sites=ALL_SITES,
+                       out_indices=(1, 3), readout='mean', **impl)
+    checkpointed = build_tiny(num_tokens=3, visibility=visibility, residual_sites=ALL_SITES,
+                              out_indices=(1, 3), readout='mean', with_cp=True, **impl)
+    _randomise_prompts(plain, 0.2)
+    checkpointed.load_state_dict(plain.state_dict())
+    grads = []
+    for model in (plain, checkpointed):
+        model.train()
+        outs = model(images)
+        sum(out.square().sum() for out in outs).backward()
+        grads.append({name: p.grad for name, p in model.prompts.named_parameters()})
+        assert all(p.grad is None for p in model.vit.parameters())
+    for out_a, out_b in zip(plain(images), checkpointed(images)):
+        assert_close(out_a, out_b)
+    for name, grad in grads[0].items():
+        assert grad.abs().sum() > 0, name
+        assert_close(grads[1][name], grad, msg=name)
+
+
 def test_one_way_gives_images_their_gradient(images):
     # the split path runs the image rows without autograd; images that require grad
     # (saliency maps) must still get the masked reference's gradient
