@@ -11,6 +11,10 @@ attends to whom) and ``context`` change:
   the output-token rows alone, attending to the image keys/values through ``context``;
 * one-way, rows together (inference): the whole sequence through every row-wise layer
   (one pass over each frozen weight), split only inside the attention.
+
+Two shortcuts skip work that no output or gradient needs, with the same numbers:
+:func:`tokens_only_block` for a one-way last block whose image rows nobody reads, and
+:func:`qkv_with_graph_on_tokens` for block 1 when its image rows are constants.
 """
 from typing import Callable, Mapping, Optional, Tuple
 
