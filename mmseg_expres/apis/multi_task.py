@@ -15,9 +15,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..models.backbones.expres_block import (NO_RESIDUALS, expres_block, image_rows,
-                                             one_way_attention, output_token_rows,
-                                             tokens_only_block)
+from ..models.backbones.expres_block import NO_RESIDUALS, one_way_blocks_together
 from ..models.backbones.expres_prompts import ExpresPrompts
 from ..models.backbones.expres_vit import ExpresViT
 from ..models.backbones.frozen_vit import readout_feature
@@ -133,18 +131,11 @@ class MultiTaskExpres(nn.Module):
         z_image = self.backbone.embed_images(images)
         tokens = torch.cat([prompts.tokens for prompts in self.task_prompts], dim=0)
         z = torch.cat([z_image, vit.norm_pre(tokens).expand(images.shape[0], -1, -1)], dim=1)
-        total, last = sum(self.sizes), len(vit.blocks) - 1
         mask = task_attention_mask(z_image.shape[1], self.sizes, images.device)
-        attend = one_way_attention(total, token_mask=mask)
-        for index, block in enumerate(vit.blocks[:last]):
-            z, _ = expres_block(block, z, self.residuals_at(index), attend)
-        if 'cls' in self.readouts:  # a task reads the final image rows
-            z, _ = expres_block(vit.blocks[last], z, self.residuals_at(last), attend)
-            final_image, tokens = z[:, image_rows(total)], z[:, output_token_rows(total)]
-        else:
-            final_image = None
-            tokens = tokens_only_block(vit.blocks[last], z, self.residuals_at(last), total,
-                                       token_mask=mask)
+        # the final image rows are read only by a task whose readout is 'cls'
+        _, final_image, tokens = one_way_blocks_together(
+            vit.blocks, z, self.residuals_at, sum(self.sizes), token_mask=mask,
+            final_image='cls' in self.readouts)
         return final_image, list(tokens.split(self.sizes, dim=1))
 
     @torch.no_grad()

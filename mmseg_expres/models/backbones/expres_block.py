@@ -16,7 +16,7 @@ Two shortcuts skip work that no output or gradient needs, with the same numbers:
 :func:`tokens_only_block` for a one-way last block whose image rows nobody reads, and
 :func:`qkv_with_graph_on_tokens` for block 1 when its image rows are constants.
 """
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -277,6 +277,47 @@ def tokens_only_block(block: nn.Module, z: Tensor, res: Mapping[str, Tensor],
     tokens, _ = expres_block(block, z[:, output_token_rows(num_tokens)], res,
                              joint_attention(token_mask), context=image_kv)
     return tokens
+
+
+def one_way_blocks_together(blocks: Sequence[nn.Module],
+                            z: Tensor,
+                            residuals_at: Callable[[int], Mapping[str, Tensor]],
+                            num_tokens: int,
+                            token_mask: Optional[Tensor] = None,
+                            read_indices: Sequence[int] = (),
+                            final_image: bool = True
+                            ) -> Tuple[List[Tensor], Optional[Tensor], Tensor]:
+    """One-way visibility over ``[image; tokens]`` rows without autograd (inference).
+
+    Every row-wise layer runs over all rows at once (one pass over each frozen weight);
+    only the attention is split (:func:`one_way_attention`).
+
+    Args:
+        blocks: the frozen timm blocks.
+        z: (B, T, d) input of the first block, the last ``num_tokens`` rows being tokens.
+        residuals_at: block index -> its residual prompts (site name -> (K, C)).
+        num_tokens: K, the number of token rows.
+        token_mask: optional (K, T) boolean mask for the token rows (several tasks).
+        read_indices: blocks whose image rows are returned.
+        final_image: whether the last block's image rows are needed; if not, that block
+            runs only the token rows (:func:`tokens_only_block`). The last block must
+            then not be in ``read_indices``.
+
+    Returns:
+        The image rows of the blocks in ``read_indices``, the final image rows (None
+        when ``final_image`` is False) and the final token rows (B, K, d).
+    """
+    attend = one_way_attention(num_tokens, token_mask)
+    rows, last = image_rows(num_tokens), len(blocks) - 1
+    image_states = []
+    for index, block in enumerate(blocks):
+        if index == last and not final_image:
+            tokens = tokens_only_block(block, z, residuals_at(index), num_tokens, token_mask)
+            return image_states, None, tokens
+        z, _ = expres_block(block, z, residuals_at(index), attend)
+        if index in read_indices:
+            image_states.append(z[:, rows])
+    return image_states, z[:, rows], z[:, output_token_rows(num_tokens)]
 
 
 def one_way_mask(num_image_rows: int, num_tokens: int, device=None) -> Tensor:

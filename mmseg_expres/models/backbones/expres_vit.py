@@ -1,5 +1,5 @@
 """ExpresViT: a frozen timm Vision Transformer with EXPRES prompts (CVPR 2023)."""
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.registry import MODELS
@@ -7,8 +7,8 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from .expres_block import (NO_RESIDUALS, expres_block, image_rows, joint_attention,
-                           keys_values, one_way_attention, one_way_mask, output_token_rows,
-                           tokens_only_block)
+                           keys_values, one_way_blocks_together, one_way_mask,
+                           output_token_rows)
 from .expres_prompts import ALL_SITES, DEFAULT_SITES, TOKEN_INITS, ExpresPrompts
 from .frozen_vit import FrozenViTBackbone, check_block_indices, readout_feature
 
@@ -167,45 +167,18 @@ class ExpresViT(FrozenViTBackbone):
 
     def _forward_joint(self, z: Tensor,
                        constant_images: bool) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
-        """All rows together: full visibility, or one-way through an attention mask."""
-        mask = None
-        if self.visibility == 'one_way' and self.num_tokens:
-            mask = one_way_mask(z.shape[1] - self.num_tokens, self.num_tokens, z.device)
-        image_states, z = self._run_blocks(z, joint_attention(mask), self.depth,
-                                           constant_images)
-        tokens = z[:, output_token_rows(self.num_tokens)] if self.num_tokens else None
-        return image_states, z[:, image_rows(self.num_tokens)], tokens
-
-    def _forward_one_way_together(
-            self, z: Tensor) -> Tuple[List[Tensor], Optional[Tensor], Tensor]:
-        """One-way visibility without autograd (inference): all rows through each layer.
-
-        Every GEMM reads its frozen weight once for the image and token rows together;
-        only the attention is split (image rows over image rows, token rows over all).
-        """
-        num_tokens, last = self.num_tokens, self.depth - 1
-        attend = one_way_attention(num_tokens)
-        if not self._skips_image_rows(last):
-            image_states, z = self._run_blocks(z, attend, self.depth)
-            return image_states, z[:, image_rows(num_tokens)], z[:, output_token_rows(num_tokens)]
-        image_states, z = self._run_blocks(z, attend, last)
-        tokens = tokens_only_block(self.vit.blocks[last], z, self.prompts.residuals_at(last),
-                                   num_tokens)
-        return image_states, None, tokens
-
-    def _run_blocks(self, z: Tensor, attend: Callable, num_blocks: int,
-                    constant_images: bool = False) -> Tuple[List[Tensor], Tensor]:
-        """All rows together through the first ``num_blocks`` blocks.
+        """All rows together: full visibility, or one-way through an attention mask.
 
         ``constant_images``: the image rows of ``z`` need no gradient (frozen ViT, images
         without ``requires_grad``), so block 1 builds a graph for the token rows only.
-
-        Returns:
-            The image rows of the blocks in ``out_indices``, and the last block's output.
         """
+        mask = None
+        if self.visibility == 'one_way' and self.num_tokens:
+            mask = one_way_mask(z.shape[1] - self.num_tokens, self.num_tokens, z.device)
+        attend = joint_attention(mask)
         rows = image_rows(self.num_tokens)
         image_states = []
-        for index, block in enumerate(self.vit.blocks[:num_blocks]):
+        for index, block in enumerate(self.vit.blocks):
             res = self.prompts.residuals_at(index)
             graph_rows = self.num_tokens if index == 0 and constant_images else 0
             if self.with_cp and self.training and torch.is_grad_enabled():
@@ -215,7 +188,20 @@ class ExpresViT(FrozenViTBackbone):
                 z, _ = expres_block(block, z, res, attend, graph_only_on_tokens=graph_rows)
             if index in self.out_indices:
                 image_states.append(z[:, rows])
-        return image_states, z
+        tokens = z[:, output_token_rows(self.num_tokens)] if self.num_tokens else None
+        return image_states, z[:, rows], tokens
+
+    def _forward_one_way_together(
+            self, z: Tensor) -> Tuple[List[Tensor], Optional[Tensor], Tensor]:
+        """One-way visibility without autograd (inference): all rows through each layer.
+
+        Every GEMM reads its frozen weight once for the image and token rows together;
+        only the attention is split (image rows over image rows, token rows over all).
+        """
+        return one_way_blocks_together(
+            self.vit.blocks, z, self.prompts.residuals_at, self.num_tokens,
+            read_indices=self.out_indices,
+            final_image=not self._skips_image_rows(self.depth - 1))
 
     def _forward_one_way_split(
             self, z: Tensor) -> Tuple[List[Tensor], Optional[Tensor], Tensor]:
