@@ -1,9 +1,2 @@
-# EXPRES on ADE20K with a linear head on the frozen ViT-B/16's final patch tokens.
-_base_ = [
-    './_base_/models/expres_vit-b16_linear.py', './_base_/datasets/expres_ade20k.py',
-    './_base_/expres_seg_runtime.py'
-]
-model = dict(
-    data_preprocessor=dict(size={{_base_.crop_size}}),
-    backbone=dict(img_size={{_base_.crop_size}}),
-    decode_head=dict(num_classes={{_base_.num_classes}}))
+# Short name of configs/expres/expres_vit-b16_linear_8xb2-80k_ade20k-512x512.py (configs/README.md).
+_base_ = ['./expres/expres_vit-b16_linear_8xb2-80k_ade20k-512x512.py']

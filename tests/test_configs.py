@@ -1,4 +1,7 @@
-"""Every shipped config parses and builds (with a tiny backbone) and runs a forward pass."""
+"""Every shipped config parses, builds (with a tiny backbone) and runs a forward pass;
+builds at full size the model it built before the configs were restructured; and stays
+within three hops of mmseg's / mmpretrain's bases without deleting what a base added."""
+import ast
 import glob
 import os.path as osp
 
@@ -7,6 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
+from .config_models import config_record, load_reference
 from .conftest import TINY_VIT
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -60,3 +64,59 @@ def test_config_builds_and_runs(path):
         with torch.no_grad():
             out = model(torch.rand(1, 3, 32, 32), mode='tensor')
     assert out is not None
+
+
+def _bases(path: str):
+    """The ``_base_`` entries of a config file, as written."""
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == '_base_':
+            value = ast.literal_eval(node.value)
+            return [value] if isinstance(value, str) else list(value)
+    return []
+
+
+def _hops(path: str) -> int:
+    """The longest chain of ``_base_`` links from ``path``; a library base ends it."""
+    depths = [1 if '::' in base else 1 + _hops(osp.normpath(osp.join(osp.dirname(path), base)))
+              for base in _bases(path)]
+    return max(depths, default=0)
+
+
+def _alias_target(path: str):
+    """The config a short-name alias stands for (a file that only inherits one), or None."""
+    tree = ast.parse(open(path).read())
+    bases = _bases(path)
+    if len(tree.body) == 1 and len(bases) == 1:
+        return osp.normpath(osp.join(osp.dirname(path), bases[0]))
+    return None
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, REPO) for p in CONFIGS])
+def test_config_builds_the_model_it_built_before_the_restructuring(path):
+    """Parameter names, shapes, trainable flags, per-part counts: tests/config_models.py."""
+    reference = load_reference()
+    name = osp.relpath(_alias_target(path) or path, osp.join(REPO, 'configs'))
+    assert name in reference, (f'{name} has no reference record; if it is a new config, '
+                               'add one with `python -m tests.config_models`.')
+    assert config_record(path) == reference[name]
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, REPO) for p in CONFIGS])
+def test_config_is_at_most_three_hops_from_the_library_bases(path):
+    assert _hops(path) <= 3
+
+
+def test_no_config_deletes_what_a_base_added():
+    """The one deletion replaces mmseg's SGD optimiser (schedule_80k.py) by AdamW, whose
+    arguments differ; nothing of this project's bases is ever deleted."""
+    files = glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+    deleting = [osp.relpath(f, REPO) for f in files if '_delete_' in open(f).read()]
+    assert len(files) >= 40 and deleting == ['configs/_base_/expres_seg_runtime.py']
+
+
+def test_the_hop_count_sees_library_bases_and_chains(tmp_path):
+    (tmp_path / 'a.py').write_text("_base_ = ['mmseg::_base_/default_runtime.py']\n")
+    (tmp_path / 'b.py').write_text("_base_ = './a.py'\n")
+    (tmp_path / 'c.py').write_text("_base_ = ['./b.py', './a.py']\n")
+    assert [_hops(str(tmp_path / f'{n}.py')) for n in 'abc'] == [1, 2, 3]
+    assert _alias_target(str(tmp_path / 'b.py')) == str(tmp_path / 'a.py')

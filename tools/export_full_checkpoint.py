@@ -9,16 +9,11 @@ to it (``OUT.py``) for ``init_model``/``MMSegInferencer``/``tools/test.py``.
 """
 import argparse
 import os.path as osp
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from mmengine.config import Config
 
-import mmseg_expres  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import MODELS, init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
+from mmseg_expres.apis import init_model
 
 
 def main() -> None:
@@ -29,12 +24,11 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
     # The backbone's fingerprint check fails here if the config's ViT is not the one the
     # task checkpoint was trained with.
-    checkpoint = load_checkpoint(model, args.task_checkpoint, map_location='cpu')
-    meta = dict(checkpoint.get('meta', {}), task_checkpoint=False)
+    model = init_model(cfg, args.task_checkpoint)
+    task = torch.load(args.task_checkpoint, map_location='cpu', weights_only=True)
+    meta = dict(task.get('meta', {}), task_checkpoint=False)
     torch.save({'meta': meta, 'state_dict': model.state_dict()}, args.out)
 
     cfg.model.backbone.pretrained = None

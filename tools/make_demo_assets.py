@@ -11,18 +11,14 @@
 import argparse
 import os
 import os.path as osp
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from mmengine.config import Config
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from mmseg_expres.datasets.synthetic import make_ade20k
+from mmseg_expres.models.backbones import create_timm_vit
 
-from mmseg_expres.datasets.synthetic import make_ade20k  # noqa: E402
-from mmseg_expres.models.backbones import create_timm_vit  # noqa: E402
-
-DEMO_CONFIG = 'configs/demo/expres_vit-demo_ade20k.py'
+DEMO_CONFIG = 'configs/demo/expres_vit-demo_upernet_1xb4-300it_ade20k-128x128.py'
 
 
 def main() -> None:

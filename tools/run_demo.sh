@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/setup_env.sh
 PY="${MMSEG_EXPRES_VENV:-$ROOT/.venv}/bin/python"
-CONFIG=configs/demo/expres_vit-demo_ade20k.py
+CONFIG=configs/demo/expres_vit-demo_upernet_1xb4-300it_ade20k-128x128.py
 WORK=work_dirs/demo
 T0=$SECONDS
 

@@ -5,17 +5,13 @@
 """
 import argparse
 import os.path as osp
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
-import mmseg_expres  # noqa: E402,F401  (weights_only allow-list for the checkpoint)
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmseg_expres.apis import add_common_args, load_run_config  # noqa: E402
+# importing the package allow-lists MMEngine's checkpoint types for the checkpoint
+from mmseg_expres.apis import add_common_args, load_run_config
 
 
 def parse_args() -> argparse.Namespace:

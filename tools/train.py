@@ -4,16 +4,12 @@
                           [--cfg-options key=value ...] [--launcher pytorch]
 """
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, too
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
-import mmseg_expres  # noqa: E402,F401  (weights_only allow-list for --resume)
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmseg_expres.apis import add_common_args, enable_amp, load_run_config  # noqa: E402
+# importing the package allow-lists MMEngine's checkpoint types for --resume
+from mmseg_expres.apis import add_common_args, enable_amp, load_run_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -11,7 +11,7 @@ max_iters = 80000
 warmup_iters = 1500
 
 optim_wrapper = dict(
-    _delete_=True,
+    _delete_=True,  # mmseg's SGD optimiser; its momentum is no AdamW argument
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=head_lr, betas=(0.9, 0.999),
                    weight_decay=head_weight_decay),

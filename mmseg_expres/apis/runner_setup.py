@@ -3,7 +3,7 @@ import argparse
 import logging
 import os
 import os.path as osp
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -20,6 +20,58 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+#: Top-level config keys that MMEngine's Runner (and tools/test.py) read themselves;
+#: ``--cfg-options`` on them takes effect.
+RUNNER_FIELDS = frozenset((
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks',
+    'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor',
+    'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
+    'model_wrapper_cfg', 'compile', 'runner_type', 'custom_imports', 'tta_model',
+    'tta_pipeline'))
+
+
+def check_variable_overrides(cfg: Config, options: Mapping[str, object]) -> None:
+    """Refuse ``--cfg-options`` that would change nothing the run reads.
+
+    A config file's variables (``batch_size``, ``crop_size``, ``prompt_lr``, ...) are
+    used while the file is read; MMEngine applies ``--cfg-options`` afterwards, so
+    overriding one changes the variable and none of the fields computed from it. Only
+    runner fields and the variables the config's runner resolves when it is built
+    (``resolved_variables``, e.g. ``VtabRunner``'s ``task`` and ``batch_size``) may be
+    overridden; a top-level key that neither the config nor the runner has is refused
+    too (a typo, or ``batch_size`` on a config whose loaders set their own).
+
+    Args:
+        cfg: the config as read from its file, before the options are merged.
+        options: the parsed ``--cfg-options``.
+    """
+    import difflib
+
+    from mmengine.registry import RUNNERS
+    runner = RUNNERS.get(cfg.get('runner_type', 'Runner'))
+    resolved = set(getattr(runner, 'resolved_variables', ()))
+    for key in options:
+        name = key.split('.')[0]
+        if name in RUNNER_FIELDS or name in resolved:
+            continue
+        if name not in cfg:
+            close = difflib.get_close_matches(name, [*RUNNER_FIELDS, *resolved, *cfg], 3)
+            raise ValueError(
+                f'--cfg-options {key}=... names {name!r}, which neither this config nor '
+                f'MMEngine\'s runner reads, so it would have no effect'
+                + (f'; did you mean {" / ".join(close)}?' if close else '.')
+                + ' A per-GPU batch size, for example, is train_dataloader.batch_size.')
+        raise ValueError(
+            f'--cfg-options {key}=... would have no effect: {name!r} is a variable of '
+            'the config file, used when the file was read, before --cfg-options are '
+            'applied. Override the fields it was used in (e.g. model.backbone.pretrained, '
+            'train_dataloader.batch_size, optim_wrapper.optimizer.lr), or edit the config.'
+            + (f' This config\'s runner re-derives {sorted(resolved)} from their '
+               'variables.' if resolved else ''))
+
+
 def load_run_config(args: argparse.Namespace, dataloaders: Iterable[str]) -> Config:
     """The config of a run: file, ``--cfg-options``, work dir, machine fixes, data check.
 
@@ -33,6 +85,7 @@ def load_run_config(args: argparse.Namespace, dataloaders: Iterable[str]) -> Con
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        check_variable_overrides(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)

@@ -4,9 +4,11 @@ MMEngine applies ``--cfg-options`` after the config file has been evaluated, so 
 ``task = 'dtd'`` override could not change the class count or the list files derived
 from it. ``runner_type = 'VtabRunner'`` re-derives them when the runner is built, so
 
-    python tools/train.py configs/expres_vit-b_vtab.py --cfg-options task=dtd
+    python tools/train.py configs/expres/expres_vit-b16_1xb128-100e_vtab1k.py --cfg-options task=dtd
 
 trains on DTD with a 47-way head, and the dumped config in the work dir shows it.
+``batch_size`` likewise sets the batch size of every dataloader that does not set its
+own (``--cfg-options train_dataloader.batch_size=...`` still wins).
 """
 import os.path as osp
 
@@ -25,10 +27,11 @@ LOADER_SPLITS = (('train_dataloader', 'train_split'), ('val_dataloader', 'val_sp
 def apply_vtab_task(cfg: Config) -> None:
     """Set head classes and each dataloader's folder and list file from ``cfg.task``.
 
-    Reads ``task``, ``vtab_root`` and ``train_split``/``val_split``/``test_split`` from
-    the top level of ``cfg`` and writes ``model.head.num_classes`` (and ``num_classes``,
-    ``model.data_preprocessor.num_classes``) and, per dataloader,
-    ``dataset.data_root = <vtab_root>/<task>`` and ``dataset.ann_file = <split>.txt``.
+    Reads ``task``, ``vtab_root``, ``train_split``/``val_split``/``test_split`` and
+    ``batch_size`` from the top level of ``cfg`` and writes ``model.head.num_classes``
+    (and ``num_classes``, ``model.data_preprocessor.num_classes``) and, per dataloader,
+    ``dataset.data_root = <vtab_root>/<task>``, ``dataset.ann_file = <split>.txt`` and,
+    unless the dataloader sets its own, ``batch_size``.
 
     Raises:
         KeyError: unknown task.
@@ -57,6 +60,7 @@ def apply_vtab_task(cfg: Config) -> None:
                 f'check it with `python tools/vtab/check_vtab.py /path/to/vtab-1k`.')
         loader.dataset.data_root = data_root
         loader.dataset.ann_file = osp.basename(path)
+        loader.setdefault('batch_size', cfg.batch_size)
     print_log(f'VTAB-1k task {task.name} ({task.group}, {task.num_classes} classes) from '
               f'{data_root}: train={cfg.train_split}, val={cfg.val_split}, '
               f'test={cfg.test_split}', logger='current')
@@ -65,6 +69,10 @@ def apply_vtab_task(cfg: Config) -> None:
 @RUNNERS.register_module()
 class VtabRunner(Runner):
     """MMEngine's Runner, after :func:`apply_vtab_task` has resolved the task."""
+
+    #: The config variables it re-derives fields from (``--cfg-options`` may set them).
+    resolved_variables = ('task', 'vtab_root', 'train_split', 'val_split', 'test_split',
+                          'batch_size')
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'VtabRunner':

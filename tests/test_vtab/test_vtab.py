@@ -22,7 +22,7 @@ from ..conftest import TINY_VIT
 from .vtab_data import make_vtab_task
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = str(REPO / 'configs' / 'expres_vit-b_vtab.py')
+CONFIG = str(REPO / 'configs' / 'expres/expres_vit-b16_1xb128-100e_vtab1k.py')
 
 
 def load_tool(name: str):
@@ -196,13 +196,13 @@ def test_protocol_selects_retrains_and_records(protocol_run):
 
     # The runs are tools/train.py on the config with task=kitti: VtabRunner re-derived the
     # 4-way head (not caltech101's 102) and the folders and list files of each phase.
-    grid = Config.fromfile(work / 'kitti' / 'grid' / 'lr0.1_wd0' / 'expres_vit-b_vtab.py')
+    grid = Config.fromfile(work / 'kitti' / 'grid' / 'lr0.1_wd0' / 'expres_vit-b16_1xb128-100e_vtab1k.py')
     assert grid.model.head.num_classes == grid.num_classes == 4
     assert grid.train_dataloader.dataset.data_root == f'{root}/kitti'
     assert grid.train_dataloader.dataset.ann_file == 'train800.txt'
     assert grid.val_dataloader.dataset.ann_file == 'val200.txt'
     name = sorted(names)[0]
-    final = Config.fromfile(work / 'kitti' / 'final' / name / 'expres_vit-b_vtab.py')
+    final = Config.fromfile(work / 'kitti' / 'final' / name / 'expres_vit-b16_1xb128-100e_vtab1k.py')
     assert final.train_dataloader.dataset.ann_file == 'train800val200.txt'
     assert final.val_dataloader.dataset.ann_file == 'test.txt'
     assert final.randomness.seed == int(name.rsplit('seed', 1)[1])

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from bench_utils import Case, optimizer_state_bytes
 
-from mmseg_expres.apis import ExpresTask, MultiTaskExpres
+from mmseg_expres.models import ExpresTask, MultiTaskExpres
 from mmseg_expres.models import ExpresViT, VPTViT
 from mmseg_expres.models.backbones.expres_prompts import DEFAULT_SITES, ExpresPrompts
 

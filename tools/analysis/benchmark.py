@@ -34,12 +34,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_utils, bench_cases
-sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the package, from a clone
+import torch
 
-import torch  # noqa: E402
-
-from bench_utils import (Case, measure_memory, results_dict, steady_malloc,  # noqa: E402
+from bench_utils import (Case, measure_memory, results_dict, steady_malloc,
                          time_cases)
 
 FLOOR, FINE_TUNING, PLAIN = 'frozen forward, no grad (floor)', 'full fine-tuning', \

@@ -1,6 +1,6 @@
 """Size of a task checkpoint versus a self-contained one for a config's model.
 
-    python tools/analysis/checkpoint_sizes.py configs/expres_vit-b_ade20k.py
+    python tools/analysis/checkpoint_sizes.py configs/expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py
 
 Builds the model with random weights (no pretrained file needed), saves its state dict
 as ``TaskCheckpointHook`` does (frozen ViT left out) and whole, and prints both sizes.
@@ -10,18 +10,13 @@ parameters (about twice their size with AdamW).
 import argparse
 import os
 import os.path as osp
-import sys
 import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import torch
+from mmengine.config import Config
 
-import mmseg_expres  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import MODELS, init_default_scope  # noqa: E402
-
-from mmseg_expres.engine import strip_frozen  # noqa: E402
+from mmseg_expres.apis import init_model
+from mmseg_expres.engine import strip_frozen
 
 
 def main() -> None:
@@ -30,8 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     cfg.model.backbone.pretrained = None
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
+    model = init_model(cfg)
     full = model.state_dict()
     task = strip_frozen(full, model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -15,9 +15,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a clone, too
-
-from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group  # noqa: E402
+from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group
 
 #: Published group means (Natural, Specialized, Structured), method section 6.
 PUBLISHED: Dict[str, Dict[str, float]] = {

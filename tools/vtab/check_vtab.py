@@ -19,9 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a clone, too
-
-from mmseg_expres.datasets.vtab import (SPLITS, VTAB_TASKS, ListEntry,  # noqa: E402
+from mmseg_expres.datasets.vtab import (SPLITS, VTAB_TASKS, ListEntry,
                                         expected_size, get_task, list_file,
                                         read_list_file)
 

@@ -33,10 +33,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # run from a clone, too
+from mmseg_expres.datasets.vtab import VTAB_TASKS, get_task
 
-from mmseg_expres.datasets.vtab import VTAB_TASKS, get_task  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 VPT_LRS = (50.0, 25.0, 10.0, 5.0, 2.5, 1.0, 0.5, 0.25, 0.1, 0.05)
 VPT_WDS = (0.01, 0.001, 0.0001, 0.0)
@@ -251,7 +250,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f'task names or "all": {", ".join(VTAB_TASKS)}')
     parser.add_argument('--work-dir', default='work_dirs/vtab_protocol')
     parser.add_argument('--results', help='results JSON (default: <work-dir>/results.json)')
-    parser.add_argument('--config', default=str(REPO / 'configs' / 'expres_vit-b_vtab.py'))
+    parser.add_argument('--config', default=str(REPO / 'configs' / 'expres' / 'expres_vit-b16_1xb128-100e_vtab1k.py'))
     parser.add_argument('--lrs', nargs='+', default=VPT_LRS, type=float,
                         help="base lrs (x batch/256); default VPT's grid")
     parser.add_argument('--wds', nargs='+', default=VPT_WDS, type=float,

@@ -1,31 +1,33 @@
-# EXPRES ViT-B/16 + MultiLevelNeck + UperNet: mmseg's ViT-B UperNet model with the
-# ViT replaced by the frozen ExpresViT. Every segmentation config inherits this file.
-_base_ = ['mmseg::_base_/models/upernet_vit-b16_ln_mln.py']
+# EXPRES ViT-B/16 + MultiLevelNeck + UperNet with an FCN auxiliary head: the neck and
+# heads of mmseg's upernet_vit-b16_ln_mln.py. The class count comes from the data set.
+_base_ = ['./expres_vit-b16.py']
 
-custom_imports = dict(
-    imports=['mmseg_expres.models', 'mmseg_expres.engine', 'mmseg_expres.datasets'],
-    allow_failed_imports=False)
-
-# The frozen backbone's weights: the one place to set them (or export EXPRES_PRETRAINED).
-# Google's ImageNet-21k ViT-B/16 (.npz, as VPT and EXPRES use), or any timm/mmseg
-# ViT-B/16 .pth/.safetensors.
-pretrained = '{{$EXPRES_PRETRAINED:checkpoints/imagenet21k_ViT-B_16.npz}}'
-embed_dims = 768
-
+embed_dims = _base_.embed_dims
+norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
-    pretrained=None,  # mmseg would hand this to the backbone as init_cfg
-    backbone=dict(
-        _delete_=True,
-        type='ExpresViT',
-        arch='vit_base_patch16_224',
-        img_size=512,
-        pretrained=pretrained,
-        num_tokens=5,
-        residual_sites=('ln', 'q', 'k', 'v', 'proj'),
-        residual_layers=None,
-        visibility='full',
-        token_init='xavier',
-        out_indices=(2, 5, 8, 11)),
-    neck=dict(in_channels=[embed_dims] * 4, out_channels=embed_dims),
-    decode_head=dict(in_channels=[embed_dims] * 4),
-    auxiliary_head=dict(in_channels=embed_dims))
+    neck=dict(
+        type='MultiLevelNeck',
+        in_channels=[embed_dims] * 4,
+        out_channels=embed_dims,
+        scales=[4, 2, 1, 0.5]),
+    decode_head=dict(
+        type='UPerHead',
+        in_channels=[embed_dims] * 4,
+        in_index=[0, 1, 2, 3],
+        pool_scales=(1, 2, 3, 6),
+        channels=512,
+        dropout_ratio=0.1,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead',
+        in_channels=embed_dims,
+        in_index=3,
+        channels=256,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)))

@@ -5,11 +5,16 @@ from typing import Dict, Mapping, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-#: Every site a residual prompt can be added at (method section 2).
-ALL_SITES = ('ln', 'q', 'k', 'v', 'proj', 'ln2', 'mlp')
-#: The paper's sites; ``ln2`` and ``mlp`` are ours and off by default.
-DEFAULT_SITES = ('ln', 'q', 'k', 'v', 'proj')
-TOKEN_INITS = ('xavier', 'cls')
+from .arguments import ALL_SITES, DEFAULT_SITES  # noqa: F401  (re-exported for users)
+
+
+def vpt_uniform_bound(patch_size: int, embed_dim: int) -> float:
+    """VPT's Xavier-uniform bound for prompts, ``sqrt(6 / (3 * p * p + d))``.
+
+    VPT initialises prompts as if they were the output of a (3 * p * p) -> d patch
+    projection; EXPRES's output tokens and VPT's prompts both use it.
+    """
+    return math.sqrt(6.0 / (3 * patch_size * patch_size + embed_dim))
 
 
 class ExpresPrompts(nn.Module):
@@ -65,9 +70,7 @@ class ExpresPrompts(nn.Module):
                 copy = cls_token.reshape(1, -1).expand_as(self.tokens)
                 self.tokens.copy_(copy + noise_std * torch.randn_like(self.tokens))
             else:
-                # VPT: Xavier-uniform over a (3 * p * p) -> d patch projection.
-                fan_sum = 3 * self.patch_size * self.patch_size + self.tokens.shape[1]
-                bound = math.sqrt(6.0 / fan_sum)
+                bound = vpt_uniform_bound(self.patch_size, self.tokens.shape[1])
                 self.tokens.uniform_(-bound, bound)
 
     def residuals_at(self, layer: int) -> Mapping[str, Tensor]:

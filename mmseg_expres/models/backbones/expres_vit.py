@@ -6,15 +6,38 @@ from mmseg.registry import MODELS
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from .arguments import DEFAULT_SITES, check_expres_args
 from .expres_block import (NO_RESIDUALS, expres_block, image_rows, joint_attention,
                            keys_values, one_way_blocks_together, one_way_mask,
                            output_token_rows)
-from .expres_prompts import ALL_SITES, DEFAULT_SITES, TOKEN_INITS, ExpresPrompts
-from .frozen_vit import FrozenViTBackbone, check_block_indices, readout_feature
+from .expres_prompts import ExpresPrompts
+from .frozen_vit import FrozenViTBackbone, check_block_indices
 
-VISIBILITIES = ('full', 'one_way')
-ONE_WAY_IMPLS = ('split', 'masked')
-READOUTS = ('mean', 'concat', 'cls')
+#: The ways :meth:`ExpresViT.forward` can run the blocks (:func:`choose_forward_path`).
+FORWARD_PATHS = ('joint', 'one_way_split', 'one_way_together')
+
+
+def choose_forward_path(visibility: str, one_way_impl: str, num_tokens: int,
+                        constant_images: bool, grad_enabled: bool) -> str:
+    """Which way :class:`ExpresViT` runs its blocks; all of them give the same numbers.
+
+    * ``'one_way_split'`` (method section 4): one-way training with ``one_way_impl``
+      ``'split'``: the image rows run without autograd, the token rows with it.
+    * ``'one_way_together'``: the same without autograd (inference): all rows through
+      each layer together, only the attention split.
+    * ``'joint'``: everything else: full visibility, ``one_way_impl='masked'``, no
+      output tokens, or images whose gradient is wanted (saliency maps, attacks), which
+      the split paths would drop.
+
+    Args:
+        constant_images: the image rows need no gradient (a frozen ViT and images
+            without ``requires_grad``).
+        grad_enabled: ``torch.is_grad_enabled()``.
+    """
+    if (visibility == 'one_way' and one_way_impl == 'split' and num_tokens > 0
+            and constant_images):
+        return 'one_way_split' if grad_enabled else 'one_way_together'
+    return 'joint'
 
 
 @MODELS.register_module()
@@ -72,31 +95,15 @@ class ExpresViT(FrozenViTBackbone):
                  with_cp: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        _check_choice('visibility', visibility, VISIBILITIES)
-        _check_choice('one_way_impl', one_way_impl, ONE_WAY_IMPLS)
-        _check_choice('token_init', token_init, TOKEN_INITS)
-        if readout is not None:
-            _check_choice('readout', readout, READOUTS)
-        if not isinstance(num_tokens, int) or num_tokens < 0:
-            raise ValueError(f'num_tokens must be an integer >= 0, got {num_tokens!r}.')
-        if (output_tokens or readout in ('mean', 'concat')) and num_tokens == 0:
-            raise ValueError("output_tokens and readout='mean'/'concat' need num_tokens > 0.")
-        if not frozen and visibility == 'one_way' and one_way_impl == 'split':
-            raise ValueError("one_way_impl='split' runs the ViT without gradients; use "
-                             "one_way_impl='masked' to fine-tune the ViT (frozen=False).")
-        unknown = [s for s in residual_sites if s not in ALL_SITES]
-        if unknown or len(set(residual_sites)) != len(residual_sites):
-            raise ValueError(f'residual_sites {tuple(residual_sites)} must be distinct '
-                             f'names from {ALL_SITES}; unknown: {unknown}.')
-        super().__init__(arch, img_size, pretrained, out_indices, final_norm, frozen,
-                         vit_cfg, init_cfg)
+        check_expres_args(num_tokens, residual_sites, visibility, one_way_impl, token_init,
+                          readout, output_tokens, frozen)
+        super().__init__(arch, img_size, pretrained, out_indices, final_norm, readout,
+                         output_tokens, frozen, vit_cfg, init_cfg)
         layers = tuple(range(self.depth)) if residual_layers is None else \
             check_block_indices('residual_layers', residual_layers, self.depth)
         self.num_tokens = num_tokens
         self.visibility = visibility
         self.one_way_impl = one_way_impl
-        self.output_tokens = output_tokens
-        self.readout = readout
         self.with_cp = with_cp
         self.prompts = ExpresPrompts(
             num_tokens, self.embed_dim, tuple(residual_sites) if num_tokens else (), layers,
@@ -146,24 +153,24 @@ class ExpresViT(FrozenViTBackbone):
             (B, K, d) if ``output_tokens``, then the (B, C) readout if ``readout``.
         """
         z = self.embed(images)
-        # image rows that need no gradient: frozen ViT, images without requires_grad
-        # (saliency maps and attacks need theirs, so they take the joint path)
-        constant_images = self.frozen and not images.requires_grad
-        if self.visibility == 'one_way' and self.one_way_impl == 'split' and \
-                self.num_tokens and constant_images:
-            if torch.is_grad_enabled():
-                image_states, final_image, tokens = self._forward_one_way_split(z)
-            else:
-                image_states, final_image, tokens = self._forward_one_way_together(z)
+        path = self.forward_path(images)
+        if path == 'one_way_split':
+            image_states, final_image, tokens = self._forward_one_way_split(z)
+        elif path == 'one_way_together':
+            image_states, final_image, tokens = self._forward_one_way_together(z)
         else:
             image_states, final_image, tokens = self._forward_joint(
-                z, constant_images and torch.is_grad_enabled())
-        outs: List[Tensor] = self.image_maps(image_states, images)
-        if self.output_tokens:
-            outs.append(self.vit.norm(tokens))
-        if self.readout is not None:
-            outs.append(readout_feature(self.readout, tokens, final_image, self.vit.norm))
-        return tuple(outs)
+                z, self._constant_images(images) and torch.is_grad_enabled())
+        return self.assemble_outputs(image_states, images, final_image, tokens)
+
+    def forward_path(self, images: Tensor) -> str:
+        """The path :meth:`forward` takes for ``images`` now (:func:`choose_forward_path`)."""
+        return choose_forward_path(self.visibility, self.one_way_impl, self.num_tokens,
+                                   self._constant_images(images), torch.is_grad_enabled())
+
+    def _constant_images(self, images: Tensor) -> bool:
+        """Whether the image rows need no gradient: a frozen ViT, images without one."""
+        return self.frozen and not images.requires_grad
 
     def _forward_joint(self, z: Tensor,
                        constant_images: bool) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
@@ -235,8 +242,3 @@ class ExpresViT(FrozenViTBackbone):
         """
         return (index == self.depth - 1 and index not in self.out_indices
                 and self.readout != 'cls')
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
-        raise ValueError(f'{name} must be one of {tuple(choices)}, got {value!r}.')

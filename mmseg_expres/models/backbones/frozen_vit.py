@@ -7,6 +7,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from .arguments import READOUTS, check_choice
 from .vit_weights import CheckpointMismatchError, load_vit_weights
 
 
@@ -51,7 +52,7 @@ def check_block_indices(name: str, indices: Sequence[int], depth: int) -> Tuple[
     return tuple(indices)
 
 
-def readout_feature(readout: str, tokens: Tensor, final_image: Tensor,
+def readout_feature(readout: str, tokens: Optional[Tensor], final_image: Optional[Tensor],
                     norm: nn.Module) -> Tensor:
     """The classification feature of method section 5, from the ViT's final states.
 
@@ -62,13 +63,11 @@ def readout_feature(readout: str, tokens: Tensor, final_image: Tensor,
         final_image: (B, P + N, d) final image rows; row 0 is the class token.
         norm: the ViT's final LayerNorm.
     """
-    if readout == 'mean':
-        return norm(tokens).mean(dim=1)
-    if readout == 'concat':
-        return norm(tokens).flatten(1)
+    check_choice('readout', readout, READOUTS)
     if readout == 'cls':
         return norm(final_image[:, 0])
-    raise ValueError(f"readout must be 'mean', 'concat' or 'cls', got {readout!r}.")
+    normed = norm(tokens)
+    return normed.mean(dim=1) if readout == 'mean' else normed.flatten(1)
 
 
 class FrozenViTBackbone(BaseModule):
@@ -85,17 +84,24 @@ class FrozenViTBackbone(BaseModule):
       :class:`CheckpointMismatchError`, and a checkpoint without the ViT (a task
       checkpoint) loads without "missing keys" once the fingerprint matches.
 
+    Outputs (:meth:`assemble_outputs`): the NCHW maps of ``out_indices``, then the normed
+    final prompt states (B, K, d) if ``output_tokens``, then the (B, C) ``readout``.
+
     Args:
         arch, img_size, vit_cfg: see :func:`create_timm_vit`.
         pretrained: ViT weights to load (see :func:`load_vit_weights`), or None.
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
         final_norm: apply the ViT's final LayerNorm to the map of the last block.
+        readout: None, or a classification feature from :data:`READOUTS`
+            (:func:`readout_feature`).
+        output_tokens: also return the normed final prompt states.
         frozen: False only for the fine-tuning baseline.
         init_cfg: must be None (the ViT comes from ``pretrained``).
     """
 
     def __init__(self, arch: str, img_size: Union[int, Tuple[int, int]],
                  pretrained: Optional[str], out_indices: Sequence[int], final_norm: bool,
+                 readout: Optional[str] = None, output_tokens: bool = False,
                  frozen: bool = True, vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if init_cfg is not None:
@@ -110,6 +116,8 @@ class FrozenViTBackbone(BaseModule):
             load_vit_weights(self.vit, pretrained)
         self.arch = arch
         self.final_norm = final_norm
+        self.readout = readout
+        self.output_tokens = output_tokens
         self.frozen = frozen
         self.embed_dim = self.vit.embed_dim
         self.num_prefix_tokens = self.vit.num_prefix_tokens
@@ -179,6 +187,28 @@ class FrozenViTBackbone(BaseModule):
         """(B, 3, H, W) -> (B, P + N, d): prefix tokens and patches with position embedding."""
         vit = self.vit
         return vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(images))))
+
+    def assemble_outputs(self, image_states: List[Tensor], images: Tensor,
+                         final_image: Optional[Tensor],
+                         tokens: Optional[Tensor]) -> Tuple[Tensor, ...]:
+        """The backbone's outputs from the states of a forward pass.
+
+        Args:
+            image_states: image rows (B, P + N, d) of the ``out_indices`` blocks.
+            images: (B, 3, H, W) the input, for the map size.
+            final_image: the last block's image rows, or None where nothing reads them.
+            tokens: (B, K, d) final prompt states before the final norm, or None.
+
+        Returns:
+            ``len(out_indices)`` maps (B, d, H/p, W/p), then the normed prompt states
+            (B, K, d) if ``output_tokens``, then the (B, C) readout if ``readout``.
+        """
+        outs: List[Tensor] = self.image_maps(image_states, images)
+        if self.output_tokens:
+            outs.append(self.vit.norm(tokens))
+        if self.readout is not None:
+            outs.append(readout_feature(self.readout, tokens, final_image, self.vit.norm))
+        return tuple(outs)
 
     def image_maps(self, image_states: List[Tensor], images: Tensor) -> List[Tensor]:
         """Image rows (B, P + N, d) of the ``out_indices`` blocks -> (B, d, H/p, W/p) maps.

@@ -5,18 +5,16 @@ a fresh set of K prompts at the input of every block. Everything else is the fro
 so this backbone shares ExpresViT's token layout, outputs and freezing rules and differs
 only in the prompts: no residual prompts, one prompt set per layer in deep mode.
 """
-import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from .arguments import check_vpt_args
 from .expres_block import image_rows, output_token_rows
-from .frozen_vit import FrozenViTBackbone, readout_feature
-
-VPT_MODES = ('shallow', 'deep')
-VPT_READOUTS = ('cls', 'mean')
+from .expres_prompts import vpt_uniform_bound
+from .frozen_vit import FrozenViTBackbone
 
 
 @MODELS.register_module()
@@ -40,8 +38,10 @@ class VPTViT(FrozenViTBackbone):
         mode: ``'shallow'`` (prompts at the input only) or ``'deep'`` (replaced at every
             block).
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
-        readout: if set, append a (B, d) classification feature: ``'cls'`` (VPT's: the
-            normed class token) or ``'mean'`` (mean of the normed final prompt states).
+        readout: if set, append a (B, C) classification feature: ``'cls'`` (VPT's: the
+            normed class token), or ``'mean'`` / ``'concat'`` of the normed final prompt
+            states of the last block.
+        output_tokens: append the normed final prompt states (B, K, d) to the outputs.
         final_norm: apply the ViT's final LayerNorm to the map of the last block.
         vit_cfg: extra keywords for ``timm.create_model``.
         init_cfg: must be None; the ViT is loaded from ``pretrained`` and never
@@ -56,32 +56,25 @@ class VPTViT(FrozenViTBackbone):
                  mode: str = 'deep',
                  out_indices: Sequence[int] = (2, 5, 8, 11),
                  readout: Optional[str] = None,
+                 output_tokens: bool = False,
                  final_norm: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if mode not in VPT_MODES:
-            raise ValueError(f'mode must be one of {VPT_MODES}, got {mode!r}.')
-        if readout is not None and readout not in VPT_READOUTS:
-            raise ValueError(f'readout must be one of {VPT_READOUTS} or None, got {readout!r}.')
-        if not isinstance(num_tokens, int) or num_tokens < 1:
-            raise ValueError(f'num_tokens must be an integer >= 1, got {num_tokens!r}; '
-                             'use ExpresViT(num_tokens=0) for the linear probe.')
-        super().__init__(arch, img_size, pretrained, out_indices, final_norm, True,
-                         vit_cfg, init_cfg)
+        check_vpt_args(num_tokens, mode, readout)
+        super().__init__(arch, img_size, pretrained, out_indices, final_norm, readout,
+                         output_tokens, True, vit_cfg, init_cfg)
         self.num_tokens = num_tokens
         self.mode = mode
-        self.readout = readout
         self.prompts = nn.Parameter(
             torch.empty(self.depth if mode == 'deep' else 1, num_tokens, self.embed_dim))
         self.finish_setup(f'{mode}, K={num_tokens}')
 
     def init_weights(self) -> None:
-        """VPT's Xavier-uniform init of the prompts, bound ``sqrt(6 / (3*p*p + d))``.
+        """VPT's Xavier-uniform init of the prompts (:func:`vpt_uniform_bound`).
 
         Only the prompts: the ViT's own ``init_weights`` would wipe the pretrained weights.
         """
-        patch = self.vit.patch_embed.patch_size[0]
-        bound = math.sqrt(6.0 / (3 * patch * patch + self.embed_dim))
+        bound = vpt_uniform_bound(self.vit.patch_embed.patch_size[0], self.embed_dim)
         with torch.no_grad():
             self.prompts.uniform_(-bound, bound)
 
@@ -92,23 +85,20 @@ class VPTViT(FrozenViTBackbone):
             images: (B, 3, H, W).
 
         Returns:
-            ``len(out_indices)`` maps (B, d, H/p, W/p) (prompts stripped), then the (B, d)
-            readout if ``readout`` is set.
+            ``len(out_indices)`` maps (B, d, H/p, W/p) (prompts stripped), then the normed
+            prompt states (B, K, d) if ``output_tokens``, then the (B, C) readout if
+            ``readout`` is set.
         """
-        vit = self.vit
         x = self.embed_images(images)
         batch, rows, tokens = x.shape[0], image_rows(self.num_tokens), \
             output_token_rows(self.num_tokens)
         z = torch.cat([x, self.prompts[0].expand(batch, -1, -1)], dim=1)
         image_states: List[Tensor] = []
-        for index, block in enumerate(vit.blocks):
+        for index, block in enumerate(self.vit.blocks):
             if self.mode == 'deep' and index > 0:
                 # deep VPT discards the previous block's prompt outputs (replace, not add)
                 z = torch.cat([z[:, rows], self.prompts[index].expand(batch, -1, -1)], dim=1)
             z = block(z)
             if index in self.out_indices:
                 image_states.append(z[:, rows])
-        outs: List[Tensor] = self.image_maps(image_states, images)
-        if self.readout is not None:
-            outs.append(readout_feature(self.readout, z[:, tokens], z[:, rows], vit.norm))
-        return tuple(outs)
+        return self.assemble_outputs(image_states, images, z[:, rows], z[:, tokens])

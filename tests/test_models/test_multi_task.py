@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from mmseg_expres.apis import ExpresTask, MultiTaskExpres, task_attention_mask
+from mmseg_expres.models import ExpresTask, MultiTaskExpres, task_attention_mask
 
 from ..conftest import build_tiny
 

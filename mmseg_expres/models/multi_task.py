@@ -15,12 +15,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..models.backbones.expres_block import NO_RESIDUALS, one_way_blocks_together
-from ..models.backbones.expres_prompts import ExpresPrompts
-from ..models.backbones.expres_vit import ExpresViT
-from ..models.backbones.frozen_vit import readout_feature
-
-TASK_READOUTS = ('mean', 'concat', 'cls')
+from .backbones.arguments import READOUTS, check_choice
+from .backbones.expres_block import NO_RESIDUALS, one_way_blocks_together
+from .backbones.expres_prompts import ExpresPrompts
+from .backbones.expres_vit import ExpresViT
+from .backbones.frozen_vit import readout_feature
 
 
 @dataclass
@@ -84,8 +83,7 @@ class MultiTaskExpres(nn.Module):
         if not tasks:
             raise ValueError('MultiTaskExpres needs at least one task.')
         for index, task in enumerate(tasks):
-            if task.readout not in TASK_READOUTS:
-                raise ValueError(f'task {index}: readout must be one of {TASK_READOUTS}.')
+            check_choice(f'task {index}: readout', task.readout, READOUTS)
             if task.prompts.num_tokens == 0 or \
                     task.prompts.tokens.shape[1] != backbone.embed_dim:
                 raise ValueError(f'task {index}: needs K > 0 prompts of width '

@@ -1,0 +1,24 @@
+# What each baseline changes in an EXPRES config, written once. A baseline config
+# inherits the EXPRES config of its head, data and schedule, and this file:
+#   model = dict(backbone=_base_.vpt_deep)
+# The types carry their registry ('mmseg.') so that the classification (mmpretrain)
+# configs can use them too.
+
+# VPT-deep (Jia et al., ECCV 2022): a fresh set of K prompts replaces the previous one at
+# every block of the frozen ViT. VPT tunes K per task in {1, 5, 10, 50, 100, 200}; EXPRES
+# uses 5.
+vpt_deep = dict(type='mmseg.VPTViT', num_tokens=50, mode='deep')
+# VPT-shallow: K prompts inserted once, at the input.
+vpt_shallow = dict(vpt_deep, mode='shallow')
+# The frozen ViT without prompts ("linear probing"): only the neck and heads train.
+linear_probe = dict(num_tokens=0)
+# Full fine-tuning of the same ViT (no output tokens, so visibility plays no part) ...
+finetune = dict(num_tokens=0, frozen=False, visibility='full')
+# ... with mmseg's ViT-B UperNet optimiser: AdamW, lr 6e-5, weight decay 0.01, none on the
+# position embedding, class token and norms (segmentation configs).
+finetune_optim_wrapper = dict(
+    optimizer=dict(lr=6e-5, weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={
+        'pos_embed': dict(decay_mult=0.0),
+        'cls_token': dict(decay_mult=0.0),
+        'norm': dict(decay_mult=0.0)}))

@@ -1,5 +1,0 @@
-# Baseline on Cityscapes, UperNet: the frozen ViT-B/16 without prompts ("linear probing":
-# only the neck/head train), same head, schedule and data as EXPRES.
-_base_ = ['../expres_vit-b_cityscapes.py']
-
-model = dict(backbone=dict(num_tokens=0, residual_sites=()))

@@ -1,0 +1,67 @@
+"""The choices the backbones accept and the checks of their arguments, in one place.
+
+Every list of allowed values is written once here and checked by :func:`check_choice`,
+so ``ExpresViT``, ``VPTViT``, ``MultiTaskExpres`` and :func:`readout_feature` refuse the
+same values with the same message.
+"""
+from typing import Any, Optional, Sequence
+
+#: Classification features (method section 5): the mean or the concatenation of the
+#: normed output tokens, or the normed class token.
+READOUTS = ('mean', 'concat', 'cls')
+#: The readouts that read the output tokens (and so need K > 0).
+TOKEN_READOUTS = ('mean', 'concat')
+VISIBILITIES = ('full', 'one_way')
+ONE_WAY_IMPLS = ('split', 'masked')
+TOKEN_INITS = ('xavier', 'cls')
+VPT_MODES = ('shallow', 'deep')
+#: Every site a residual prompt can be added at (method section 2).
+ALL_SITES = ('ln', 'q', 'k', 'v', 'proj', 'ln2', 'mlp')
+#: The paper's sites; ``ln2`` and ``mlp`` are ours and off by default.
+DEFAULT_SITES = ('ln', 'q', 'k', 'v', 'proj')
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    """A ValueError naming the argument and its choices unless ``value`` is one of them."""
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {tuple(choices)}, got {value!r}.')
+
+
+def check_readout(readout: Optional[str], num_tokens: int, output_tokens: bool) -> None:
+    """``readout`` is None or a known readout, and token outputs have tokens to read."""
+    if readout is not None:
+        check_choice('readout', readout, READOUTS)
+    if (output_tokens or readout in TOKEN_READOUTS) and num_tokens == 0:
+        raise ValueError(f'output_tokens and readout={TOKEN_READOUTS} read the output '
+                         'tokens and need num_tokens > 0.')
+
+
+def check_num_tokens(num_tokens: Any, minimum: int, hint: str = '') -> None:
+    if not isinstance(num_tokens, int) or num_tokens < minimum:
+        raise ValueError(f'num_tokens must be an integer >= {minimum}, got {num_tokens!r}'
+                         f'{"; " + hint if hint else ""}.')
+
+
+def check_expres_args(num_tokens: int, residual_sites: Sequence[str], visibility: str,
+                      one_way_impl: str, token_init: str, readout: Optional[str],
+                      output_tokens: bool, frozen: bool) -> None:
+    """The checks of :class:`ExpresViT`'s arguments that need no ViT (see its docstring)."""
+    check_choice('visibility', visibility, VISIBILITIES)
+    check_choice('one_way_impl', one_way_impl, ONE_WAY_IMPLS)
+    check_choice('token_init', token_init, TOKEN_INITS)
+    check_num_tokens(num_tokens, 0)
+    check_readout(readout, num_tokens, output_tokens)
+    if not frozen and visibility == 'one_way' and one_way_impl == 'split':
+        raise ValueError("one_way_impl='split' runs the ViT without gradients; use "
+                         "one_way_impl='masked' to fine-tune the ViT (frozen=False).")
+    unknown = [s for s in residual_sites if s not in ALL_SITES]
+    if unknown or len(set(residual_sites)) != len(residual_sites):
+        raise ValueError(f'residual_sites {tuple(residual_sites)} must be distinct '
+                         f'names from {ALL_SITES}; unknown: {unknown}.')
+
+
+def check_vpt_args(num_tokens: int, mode: str, readout: Optional[str]) -> None:
+    """The checks of :class:`VPTViT`'s arguments that need no ViT."""
+    check_choice('mode', mode, VPT_MODES)
+    check_num_tokens(num_tokens, 1, 'use ExpresViT(num_tokens=0) for the linear probe')
+    check_readout(readout, num_tokens, output_tokens=False)
