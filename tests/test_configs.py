@@ -120,3 +120,26 @@ def test_the_hop_count_sees_library_bases_and_chains(tmp_path):
     (tmp_path / 'c.py').write_text("_base_ = ['./b.py', './a.py']\n")
     assert [_hops(str(tmp_path / f'{n}.py')) for n in 'abc'] == [1, 2, 3]
     assert _alias_target(str(tmp_path / 'b.py')) == str(tmp_path / 'a.py')
+
+
+@pytest.mark.parametrize('dataset', ['ade20k', 'cityscapes'])
+def test_dataset_pipelines_are_mmsegs_with_checked_loaders(dataset):
+    ours = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets',
+                                    f'expres_{dataset}.py'))
+    import mmseg
+    mmseg = Config.fromfile(osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
+                                     '_base_', 'datasets', f'{dataset}.py'))
+    checked = {'LoadAnnotations': 'CheckedLoadAnnotations'}
+    for name, loaders in (('train_pipeline', dict(checked, LoadImageFromFile=
+                                                  'CheckedLoadImageFromFile')),
+                          ('test_pipeline', checked)):
+        for step, theirs in zip(ours[name], mmseg[name], strict=True):
+            step, theirs = step.to_dict(), theirs.to_dict()
+            step.pop('_scope_', None)
+            if theirs['type'] in loaders:
+                if step['type'] == 'CheckedLoadAnnotations':  # checks labels < num_classes
+                    assert step.pop('num_classes') == ours.num_classes
+                assert step.pop('type') == loaders[theirs.pop('type')]
+            assert step == theirs
+        assert ours[name.replace('pipeline', 'dataloader').replace(
+            'test', 'val')].dataset.pipeline == ours[name]

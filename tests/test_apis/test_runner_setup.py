@@ -48,6 +48,16 @@ def _vtab_options(root, *extra):
     return {k: v for k, v in (o.split('=', 1) for o in [*tiny, f'vtab_root={root}', *extra])}
 
 
+@pytest.fixture(autouse=True)
+def _keep_default_scope():
+    """A Runner makes its config's scope (mmpretrain) current for the whole process."""
+    from mmengine.registry import DefaultScope
+    instances = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(instances)
+
+
 def _build_runner(tmp_path, options):
     from mmengine.registry import RUNNERS
     from mmengine.config import DictAction

@@ -5,6 +5,7 @@ from torch.testing import assert_close
 
 from mmseg_expres.models.backbones.expres_block import output_token_rows
 from mmseg_expres.models.backbones.expres_prompts import ALL_SITES, DEFAULT_SITES
+from mmseg_expres.models.backbones.expres_vit import FORWARD_PATHS, choose_forward_path
 
 from ...conftest import build_tiny
 
@@ -368,3 +369,34 @@ def test_trainable_parameters_are_logged(capsys):
     MMLogger.get_instance('test_expres_log')
     build_tiny(num_tokens=2, residual_sites=('q',), residual_layers=(0,))
     assert '128 trainable of' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('visibility,impl,num_tokens,constant,grad,path', [
+    ('one_way', 'split', 3, True, True, 'one_way_split'),
+    ('one_way', 'split', 3, True, False, 'one_way_together'),
+    ('one_way', 'split', 3, False, True, 'joint'),  # images want their gradient
+    ('one_way', 'split', 0, True, True, 'joint'),  # nothing to split off
+    ('one_way', 'masked', 3, True, True, 'joint'),
+    ('full', 'split', 3, True, False, 'joint')])
+def test_forward_path_choice(visibility, impl, num_tokens, constant, grad, path):
+    assert choose_forward_path(visibility, impl, num_tokens, constant, grad) == path
+
+
+@pytest.mark.parametrize('grad,pixels_grad,frozen,expected', [
+    (True, False, True, 'one_way_split'), (False, False, True, 'one_way_together'),
+    (True, True, True, 'joint'), (True, False, False, 'joint')])
+def test_forward_runs_the_path_it_chooses(images, monkeypatch, grad, pixels_grad, frozen,
+                                          expected):
+    model = build_tiny(num_tokens=3, visibility='one_way', out_indices=(), readout='mean',
+                       frozen=frozen, one_way_impl='split' if frozen else 'masked')
+    taken = []
+    for path in FORWARD_PATHS:
+        method = '_forward_' + path
+        original = getattr(model, method)
+        monkeypatch.setattr(model, method, lambda *a, _o=original, _p=path: (
+            taken.append(_p), _o(*a))[1])
+    pixels = images.clone().requires_grad_(pixels_grad)
+    with torch.set_grad_enabled(grad):
+        assert model.forward_path(pixels) == expected
+        model(pixels)
+    assert taken == [expected]

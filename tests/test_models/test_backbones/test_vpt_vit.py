@@ -82,7 +82,7 @@ def test_vpt_builds_from_registry():
 
 @pytest.mark.parametrize('overrides,message', [
     (dict(mode='medium'), 'mode'), (dict(num_tokens=0), 'num_tokens'),
-    (dict(readout='concat'), 'readout'), (dict(out_indices=(4,)), 'out_indices'),
+    (dict(readout='max'), 'readout'), (dict(out_indices=(4,)), 'out_indices'),
     (dict(init_cfg=dict(type='Pretrained')), 'init_cfg')])
 def test_vpt_bad_configuration_raises(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -111,3 +111,33 @@ def test_full_fine_tuning_trains_every_vit_parameter(images):
     _loss(model(images)).backward()
     for name, param in vit_params.items():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_vpt_token_readouts_and_outputs_come_from_the_shared_assembly(images):
+    """VPT reads out like ExpresViT: concat and output_tokens of the final prompts."""
+    model = build_vpt(num_tokens=3, mode='deep', readout='concat', output_tokens=True,
+                      out_indices=(3,))
+    maps, tokens, feature = model(images)
+    assert maps.shape == (2, WIDTH, 4, 4) and tokens.shape == (2, 3, WIDTH)
+    assert_close(feature, tokens.flatten(1))
+
+
+def test_every_readout_user_refuses_the_same_value_with_the_same_message():
+    from mmseg_expres.models import ExpresTask, MultiTaskExpres
+    from mmseg_expres.models.backbones.frozen_vit import readout_feature
+    message = r"readout must be one of \('mean', 'concat', 'cls'\), got 'max'"
+    builders = [lambda: build_vpt(readout='max'), lambda: build_tiny(readout='max'),
+                lambda: readout_feature('max', None, None, torch.nn.Identity()),
+                lambda: MultiTaskExpres(build_tiny(num_tokens=2, visibility='one_way'),
+                                        [ExpresTask(build_tiny(num_tokens=2).prompts,
+                                                    readout='max')])]
+    for build in builders:
+        with pytest.raises(ValueError, match=message):
+            build()
+
+
+def test_vpt_and_expres_tokens_share_the_init_bound():
+    from mmseg_expres.models.backbones.expres_prompts import vpt_uniform_bound
+    assert vpt_uniform_bound(8, WIDTH) == math.sqrt(6.0 / (3 * 8 * 8 + WIDTH))
+    tokens = build_tiny(num_tokens=64).prompts.tokens.detach()
+    assert tokens.abs().max() <= vpt_uniform_bound(8, WIDTH)
