@@ -150,17 +150,20 @@ def init_cpu_process_group(cfg: Config) -> None:
 
 
 def enable_amp(cfg: Config) -> None:
-    """Mixed precision as ``--amp`` asks: fp16 with dynamic loss scale on CUDA, bf16 on CPU."""
+    """Mixed precision as ``--amp`` asks: fp16 with dynamic loss scale on CUDA, bf16 on CPU.
+
+    ``AutocastOptimWrapper`` is MMEngine's ``AmpOptimWrapper`` on CUDA and also runs on
+    the CPU, where MMEngine's refuses to start.
+    """
     wrapper = cfg.optim_wrapper
-    if wrapper.get('type') == 'AmpOptimWrapper':
+    if wrapper.get('type') in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
         print_log('AMP training is already enabled in the config.', logger='current',
                   level=logging.WARNING)
         return
     if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
         raise ValueError(f'--amp needs optim_wrapper.type == "OptimWrapper", got '
-                         f'{wrapper.get("type")!r}; set AmpOptimWrapper in the config instead.')
-    wrapper.type = 'AmpOptimWrapper'
-    if torch.cuda.is_available():
-        wrapper.loss_scale = 'dynamic'
-    else:
-        wrapper.dtype = 'bfloat16'
+                         f'{wrapper.get("type")!r}; set AutocastOptimWrapper in the config '
+                         'instead.')
+    wrapper.type = 'AutocastOptimWrapper'
+    wrapper.loss_scale = 'dynamic'
+    wrapper.dtype = 'float16' if torch.cuda.is_available() else 'bfloat16'

@@ -11,8 +11,9 @@ ROWS = {
             'VPT-deep (K=4)', 'linear probe', 'full fine-tuning'],
     'infer': ['plain ViT forward', 'EXPRES one-way, K=5', 'EXPRES full, K=5',
               '10 tasks, one-way (MultiTaskExpres)'],
-    'seg': ['mmseg ViT fine-tuning', 'EXPRES full', 'EXPRES full + bf16 autocast',
-            'EXPRES full + checkpointing'],
+    'seg': ['mmseg ViT fine-tuning', 'mmseg ViT fine-tuning + AMP', 'EXPRES full',
+            'EXPRES full + AMP', 'EXPRES full + checkpointing', 'EXPRES one-way',
+            'EXPRES one-way + AMP', 'EXPRES one-way, no-grad forward + AMP'],
 }
 
 
@@ -36,4 +37,7 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
     assert report['sections']['cls']['EXPRES one-way']['trainable'] == 5 * 32 * (1 + 5 * 4)
     assert report['sections']['cls']['VPT-deep (K=4)']['trainable'] == 4 * 32 * 4
     assert report['sections']['cls']['linear probe']['trainable'] == 0
+    # the UperNet AMP targets are GPU targets: checked on CUDA runs only
     assert len(report['targets']) == 6 and 'Targets' in result.stdout
+    seg = report['sections']['seg']
+    assert seg['EXPRES full']['trainable'] == seg['EXPRES one-way']['trainable'] > 0

@@ -11,6 +11,9 @@ from mmseg_expres.datasets.synthetic import make_ade20k, make_cityscapes
 
 from .seg_runs import run_tool, tool, write_tiny_config, write_tiny_vit
 
+ADE_CONFIG = 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py'
+CITYSCAPES_LINEAR_CONFIG = 'expres/expres_vit-b16_linear_8xb2-80k_cityscapes-512x1024.py'
+
 
 @pytest.fixture(scope='module')
 def ade_root(tmp_path_factory) -> str:
@@ -27,7 +30,7 @@ def vit_ckpt(tmp_path_factory) -> str:
 def trained_ade(tmp_path_factory, ade_root, vit_ckpt):
     """One tools/train.py run on the shipped ADE20K UperNet config, shared by tests."""
     work = tmp_path_factory.mktemp('ade_run')
-    cfg = write_tiny_config(str(work / 'cfg.py'), 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py', ade_root,
+    cfg = write_tiny_config(str(work / 'cfg.py'), ADE_CONFIG, ade_root,
                             vit_ckpt)
     result = run_tool([tool('train.py'), cfg, '--work-dir', str(work)])
     return cfg, str(work), result
@@ -67,7 +70,7 @@ train_pipeline[2] = dict(type='Resize', scale=crop_size, keep_ratio=False)
 model['decode_head']['dropout_ratio'] = 0.0
 model['auxiliary_head'] = dict(in_channels=32, channels=8, dropout_ratio=0.0)
 '''
-    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py', ade_root,
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), ADE_CONFIG, ade_root,
                             vit_ckpt, max_iters=4, ckpt_interval=2, extra=deterministic)
     # The interrupted run: stops after its first checkpoint (iteration 2 of 4).
     run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run'),
@@ -90,7 +93,7 @@ model['auxiliary_head'] = dict(in_channels=32, channels=8, dropout_ratio=0.0)
 
 def test_cityscapes_layout_with_sliding_window(tmp_path, vit_ckpt):
     root = make_cityscapes(str(tmp_path), num_train=4, num_val=2, size=(64, 128))
-    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres/expres_vit-b16_linear_8xb2-80k_cityscapes-512x1024.py',
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), CITYSCAPES_LINEAR_CONFIG,
                             root, vit_ckpt, crop_size=(32, 64), linear=True,
                             reduce_zero_label=False, max_iters=2, ckpt_interval=2,
                             extra="model.update(test_cfg=dict(mode='slide', "
@@ -165,7 +168,7 @@ def test_two_process_cpu_training_through_dist_train_sh(tmp_path, ade_root, vit_
     extra = ("custom_imports = dict(imports=['mmseg_expres.models', 'mmseg_expres.engine', "
              "'mmseg_expres.datasets', 'rank_dump'], allow_failed_imports=False)\n"
              "custom_hooks = [dict(type='TaskCheckpointHook'), dict(type='RankDumpHook')]\n")
-    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py', ade_root,
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), ADE_CONFIG, ade_root,
                             vit_ckpt, max_iters=3, ckpt_interval=3, extra=extra)
     with socket.socket() as sock:  # a free port for the rendezvous
         sock.bind(('127.0.0.1', 0))
@@ -190,7 +193,7 @@ def test_corrupt_image_in_a_worker_names_the_file(tmp_path, vit_ckpt):
     broken = osp.join(root, 'images', 'training', 'ADE_train_00000002.jpg')
     with open(broken, 'wb') as f:
         f.write(b'truncated')
-    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py', root,
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), ADE_CONFIG, root,
                             vit_ckpt, max_iters=4, workers=1)
     result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')],
                       check=False)
@@ -199,7 +202,7 @@ def test_corrupt_image_in_a_worker_names_the_file(tmp_path, vit_ckpt):
 
 
 def test_wrong_data_root_fails_before_training(tmp_path, vit_ckpt):
-    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py',
+    cfg = write_tiny_config(str(tmp_path / 'cfg.py'), ADE_CONFIG,
                             str(tmp_path / 'ADEChallengeData2016'), vit_ckpt)
     result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')],
                       check=False)

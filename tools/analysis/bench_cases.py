@@ -29,20 +29,43 @@ def _trainable(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def no_grad(fn: Callable[[], object], autocast: Optional[torch.dtype] = None,
+            device_type: str = 'cpu') -> Callable[[], None]:
+    """A step that calls ``fn`` without autograd (optionally under autocast)."""
+    def step() -> None:
+        ctx = (torch.autocast(device_type, dtype=autocast) if autocast
+               else contextlib.nullcontext())
+        with torch.no_grad(), ctx:
+            fn()
+    return step
+
+
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """What ``tools/train.py --amp`` trains in: fp16 (loss-scaled) on CUDA, bf16 on CPU."""
+    return torch.float16 if device.type == 'cuda' else torch.bfloat16
+
+
 def _train_step_case(name: str, model: nn.Module, loss_fn: Callable[[], Tensor],
-                     trainable: int, autocast: Optional[str] = None) -> Case:
-    """forward + backward + AdamW step on ``model``'s trainable parameters."""
+                     trainable: int, autocast: Optional[torch.dtype] = None) -> Case:
+    """forward + backward + AdamW step on ``model``'s trainable parameters.
+
+    ``autocast``: train in that dtype, as ``AutocastOptimWrapper`` does (fp16 with a
+    dynamic loss scale).
+    """
     model.train()
+    device = next(model.parameters()).device.type
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=1e-4)
+    scaler = torch.amp.GradScaler(device, enabled=autocast == torch.float16)
 
     def step() -> None:
-        ctx = (torch.autocast(autocast, dtype=torch.bfloat16) if autocast
+        ctx = (torch.autocast(device, dtype=autocast) if autocast
                else contextlib.nullcontext())
         with ctx:
             loss = loss_fn()
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     return Case(name, step, prepare=lambda: optimizer.zero_grad(set_to_none=True),
                 persistent_bytes=lambda: optimizer_state_bytes(optimizer),
@@ -116,12 +139,6 @@ def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: i
              for _ in range(num_tasks)]
     multi = MultiTaskExpres(one_way, tasks).to(images.device).eval()
 
-    def no_grad(fn: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            with torch.no_grad():
-                fn()
-        return run
-
     return [
         Case('plain ViT forward', no_grad(
             lambda: vit.forward_head(vit.forward_features(images), pre_logits=True))),
@@ -171,9 +188,10 @@ def bf16_is_fast(device: torch.device) -> bool:
 
 def segmentation_cases(quick: bool, images: Tensor, num_tokens: int,
                        amp: bool = True) -> List[Case]:
-    """UperNet training steps: mmseg's ViT fine-tuning vs EXPRES (full) variants.
+    """UperNet training steps: mmseg's ViT fine-tuning vs EXPRES full and one-way, in
+    fp32 and AMP (:func:`amp_dtype`), and a no-grad forward of the one-way model.
 
-    ``amp=False`` leaves out the bf16 autocast case (see :func:`bf16_is_fast`).
+    ``amp=False`` leaves out the AMP cases (see :func:`bf16_is_fast`).
     """
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
@@ -198,19 +216,29 @@ def segmentation_cases(quick: bool, images: Tensor, num_tokens: int,
             return sum(value for key, value in losses.items() if 'loss' in key)
         return loss
 
-    autocast = images.device.type
-    variants: List[Tuple[str, dict, Optional[str]]] = [
+    amp_dt = amp_dtype(images.device)
+    one_way = dict(expres_cfg, visibility='one_way')
+    variants: List[Tuple[str, dict, Optional[torch.dtype]]] = [
         ('mmseg ViT fine-tuning', cfg['backbone'], None),
+        ('mmseg ViT fine-tuning + AMP', cfg['backbone'], amp_dt),
         ('EXPRES full', expres_cfg, None),
-        ('EXPRES full + bf16 autocast', expres_cfg, autocast),
+        ('EXPRES full + AMP', expres_cfg, amp_dt),
         ('EXPRES full + checkpointing', dict(expres_cfg, with_cp=True), None),
+        ('EXPRES one-way', one_way, None),
+        ('EXPRES one-way + AMP', one_way, amp_dt),
     ]
     if not amp:
         variants = [variant for variant in variants if variant[2] is None]
     cases = []
-    for name, backbone_cfg, amp in variants:
+    for name, backbone_cfg, dtype in variants:
         torch.manual_seed(0)
         segmentor = _build_segmentor(dict(cfg, backbone=backbone_cfg)).to(images.device)
         cases.append(_train_step_case(name, segmentor, loss_of(segmentor),
-                                      _trainable(segmentor.backbone), autocast=amp))
+                                      _trainable(segmentor.backbone), autocast=dtype))
+    # the one-way step against a no-grad forward of the same model (the floor)
+    forward = _build_segmentor(dict(cfg, backbone=one_way)).to(images.device).eval()
+    dtype = amp_dt if amp else None
+    cases.append(Case(f'EXPRES one-way, no-grad forward{" + AMP" if dtype else ""}',
+                      no_grad(lambda: forward(images, mode='tensor'), dtype,
+                              images.device.type)))
     return cases

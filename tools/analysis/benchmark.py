@@ -12,8 +12,11 @@ Sections:
   answering T tasks for one batch.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
-  fine-tuned against ExpresViT in full visibility, plain, under bf16 autocast, and with
-  activation checkpointing.
+  fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
+  loss scaling on CUDA, bf16 on the CPU, as ``--amp`` trains), EXPRES full with
+  activation checkpointing, and a no-grad forward of the one-way model. On CUDA it
+  checks the GPU targets (EXPRES full at most 0.75x fine-tuning's step time and 0.5x its
+  memory, the one-way step at most 1.2x its no-grad forward, all with AMP).
 
 Times are medians over ``--reps`` repetitions after ``--warmup`` discarded ones, with the
 cases of a section interleaved in every repetition and ``--settle`` untimed steps of a
@@ -92,10 +95,11 @@ def _mb(num_bytes: Optional[int]) -> str:
     return '-' if num_bytes is None else f'{num_bytes / 2**20:.1f}'
 
 
-def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]]) -> str:
-    """Markdown table: median time and extra memory, as ratios to the named references."""
+def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]],
+          batch: int) -> str:
+    """Markdown table: median time, images/s and extra memory, as ratios to references."""
     by_name = {case.name: case for case in cases}
-    header = ['method', 'trainable', 'median ms']
+    header = ['method', 'trainable', 'median ms', 'images/s']
     for label, _ in references:
         header.append(f'time / {label}')
     header.append('page faults')
@@ -106,7 +110,7 @@ def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]]) 
              '|' + '---|' * len(header)]
     for case in cases:
         row = [case.name, '-' if case.trainable is None else f'{case.trainable:,}',
-               f'{1000 * case.median:.1f}']
+               f'{1000 * case.median:.1f}', f'{batch / case.median:.1f}']
         row += [_ratio(case.median, by_name[ref].median) for _, ref in references]
         row.append(f'{statistics.median(case.page_faults):,.0f}' if case.page_faults else '-')
         row.append(_mb(case.peak_bytes))
@@ -118,8 +122,11 @@ def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]]) 
 Target = Tuple[str, float, Optional[float], float]
 
 
-def targets(sections: Dict[str, List[Case]], num_tokens: int, num_tasks: int) -> List[Target]:
+def targets(sections: Dict[str, List[Case]], num_tokens: int, num_tasks: int,
+            device: torch.device) -> List[Target]:
     """(description, median ratio, best-run ratio, limit) of the issue's targets.
+
+    The UperNet targets are GPU targets (AMP), checked when the run is on CUDA.
 
     The best-run ratio (fastest repetition of each case) is the one least disturbed by
     other processes on a shared machine: contention only ever adds time.
@@ -145,6 +152,15 @@ def targets(sections: Dict[str, List[Case]], num_tokens: int, num_tasks: int) ->
                   infer[f'EXPRES {mode}, K={num_tokens}'], infer[PLAIN], 1.05)
         timed(f'{num_tasks} tasks, one batch / plain ViT forward',
               infer[f'{num_tasks} tasks, one-way (MultiTaskExpres)'], infer[PLAIN], 1.30)
+    seg = {case.name: case for case in sections.get('seg', [])}
+    if device.type == 'cuda' and 'EXPRES full + AMP' in seg:
+        full, tuned = seg['EXPRES full + AMP'], seg[f'{SEG_REFERENCE} + AMP']
+        timed('UperNet AMP: EXPRES full step / fine-tuning step', full, tuned, 0.75)
+        if full.peak_bytes is not None:
+            found.append(('UperNet AMP: EXPRES full memory / fine-tuning memory',
+                          full.peak_bytes / tuned.peak_bytes, None, 0.50))
+        timed('UperNet AMP: EXPRES one-way step / its no-grad forward',
+              seg['EXPRES one-way + AMP'], seg['EXPRES one-way, no-grad forward + AMP'], 1.20)
     return found
 
 
@@ -184,33 +200,35 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         sections['cls'] = cases
         _measure(cases, device, args.warmup, args.reps, args.settle, args.no_memory)
         tables.append(table(f'Training step, {args.img_size}px, batch {args.batch_size}',
-                            cases, [('floor', FLOOR), ('fine-tuning', FINE_TUNING)]))
+                            cases, [('floor', FLOOR), ('fine-tuning', FINE_TUNING)],
+                            args.batch_size))
     if 'infer' in args.sections:
         cases = bench_cases.inference_cases(args.quick, images, args.num_classes,
                                             args.num_tokens, args.num_tasks)
         sections['infer'] = cases
         _measure(cases, device, args.warmup, args.reps, args.settle, args.no_memory)
         tables.append(table(f'Inference, {args.img_size}px, batch {args.batch_size}',
-                            cases, [('plain ViT', PLAIN)]))
+                            cases, [('plain ViT', PLAIN)], args.batch_size))
     if 'seg' in args.sections:
         seg_images = torch.randn(args.seg_batch_size, 3, args.seg_img_size,
                                  args.seg_img_size, generator=generator).to(device)
         amp = args.seg_amp == 'on' or (args.seg_amp == 'auto' and (
             args.quick or bench_cases.bf16_is_fast(device)))
         if not amp:
-            print('bf16 autocast case left out: this device emulates bf16 '
-                  '(--seg-amp on forces it)', file=sys.stderr)
+            print('AMP cases left out: this device emulates bf16 '
+                  '(--seg-amp on forces them)', file=sys.stderr)
         cases = bench_cases.segmentation_cases(args.quick, seg_images, args.num_tokens, amp)
         sections['seg'] = cases
         _measure(cases, device, min(args.warmup, 1), args.seg_reps, 0, args.no_memory)
         tables.append(table(f'UperNet training step, {args.seg_img_size}px, batch '
                             f'{args.seg_batch_size}', cases,
-                            [('mmseg fine-tuning', SEG_REFERENCE)]))
+                            [('mmseg fine-tuning', SEG_REFERENCE)], args.seg_batch_size))
 
-    checked = targets(sections, args.num_tokens, args.num_tasks)
+    checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:
         tables.append(targets_table(checked))
-    machine = (f'{platform.machine()} {platform.processor() or ""}, device {device}, '
+    gpu = f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''
+    machine = (f'{platform.machine()} {platform.processor() or ""}, device {device}{gpu}, '
                f'{torch.get_num_threads()} threads, torch {torch.__version__}, '
                f'{os.cpu_count()} CPUs, {malloc}')
     print(f'Machine: {machine}\n')

@@ -11,8 +11,6 @@ A group mean over fewer tasks than the group has is marked with the count.
 import argparse
 import json
 import statistics
-import sys
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group

@@ -16,7 +16,6 @@ import os.path as osp
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmseg_expres.datasets.vtab import (SPLITS, VTAB_TASKS, ListEntry,

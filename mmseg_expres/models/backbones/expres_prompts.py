@@ -1,6 +1,6 @@
 """The trainable parameters of EXPRES: output tokens and residual prompts."""
 import math
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
