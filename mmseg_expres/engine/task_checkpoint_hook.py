@@ -1,5 +1,5 @@
 """Save small task checkpoints: trainable parameters, heads and buffers, no frozen ViT."""
-from typing import List
+from typing import Dict, List, Set
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -9,22 +9,33 @@ from torch import nn
 
 def frozen_prefixes(model: nn.Module) -> List[str]:
     """State-dict prefixes of frozen ViTs inside ``model`` (e.g. ``backbone.vit.``)."""
+    return list(_frozen_vits(model))
+
+
+def _frozen_vits(model: nn.Module) -> Dict[str, Set[str]]:
+    """Prefix of each frozen ViT in ``model`` -> full keys of its trainable tensors."""
     from ..models.backbones import FrozenViTBackbone
-    return [f'{name}.vit.' if name else 'vit.'
-            for name, module in model.named_modules()
-            if isinstance(module, FrozenViTBackbone) and module.frozen]
+    found = {}
+    for name, module in model.named_modules():
+        if isinstance(module, FrozenViTBackbone) and module.frozen:
+            prefix = f'{name}.vit.' if name else 'vit.'
+            found[prefix] = {prefix + key for key in module.trainable_vit_keys()}
+    return found
 
 
 def strip_frozen(state_dict: dict, model: nn.Module) -> dict:
     """``state_dict`` without the frozen ViT tensors of ``model``.
 
-    What stays (output tokens, residual prompts, neck, heads, BN statistics and the
-    ``frozen_fingerprint_buffer``) is enough to rebuild the model on the same pretrained
-    ViT; the fingerprint makes loading onto another ViT fail.
+    What stays (output tokens, residual prompts, trainable ViT tensors such as tuned
+    biases, neck, heads, BN statistics and the ``frozen_fingerprint_buffer``) is enough to
+    rebuild the model on the same pretrained ViT; the fingerprint makes loading onto
+    another ViT fail.
     """
-    prefixes = tuple(frozen_prefixes(model))
+    vits = _frozen_vits(model)
+    prefixes = tuple(vits)
+    trainable = set().union(*vits.values())
     return type(state_dict)((k, v) for k, v in state_dict.items()
-                            if not (prefixes and k.startswith(prefixes)))
+                            if not (prefixes and k.startswith(prefixes)) or k in trainable)
 
 
 @HOOKS.register_module()

@@ -77,9 +77,9 @@ class MultiTaskExpres(nn.Module):
 
     def __init__(self, backbone: ExpresViT, tasks: Sequence[ExpresTask]) -> None:
         super().__init__()
-        if not backbone.frozen:
-            raise ValueError('MultiTaskExpres shares a frozen ViT; the backbone has '
-                             'frozen=False (a fine-tuned ViT is a different model per task).')
+        if backbone.vit_trains:
+            raise ValueError('MultiTaskExpres shares a frozen ViT; the backbone trains ViT '
+                             'tensors (frozen=False or tune_bias: a different ViT per task).')
         if not tasks:
             raise ValueError('MultiTaskExpres needs at least one task.')
         for index, task in enumerate(tasks):

@@ -44,7 +44,7 @@ def check_num_tokens(num_tokens: Any, minimum: int, hint: str = '') -> None:
 
 def check_expres_args(num_tokens: int, residual_sites: Sequence[str], visibility: str,
                       one_way_impl: str, token_init: str, readout: Optional[str],
-                      output_tokens: bool, frozen: bool) -> None:
+                      output_tokens: bool, frozen: bool, tune_bias: bool = False) -> None:
     """The checks of :class:`ExpresViT`'s arguments that need no ViT (see its docstring)."""
     check_choice('visibility', visibility, VISIBILITIES)
     check_choice('one_way_impl', one_way_impl, ONE_WAY_IMPLS)
@@ -54,6 +54,9 @@ def check_expres_args(num_tokens: int, residual_sites: Sequence[str], visibility
     if not frozen and visibility == 'one_way' and one_way_impl == 'split':
         raise ValueError("one_way_impl='split' runs the ViT without gradients; use "
                          "one_way_impl='masked' to fine-tune the ViT (frozen=False).")
+    if tune_bias and not frozen:
+        raise ValueError('tune_bias trains the biases of a frozen ViT; with frozen=False '
+                         'every ViT parameter trains already. Set one of them.')
     unknown = [s for s in residual_sites if s not in ALL_SITES]
     if unknown or len(set(residual_sites)) != len(residual_sites):
         raise ValueError(f'residual_sites {tuple(residual_sites)} must be distinct '

@@ -72,6 +72,8 @@ class ExpresViT(FrozenViTBackbone):
             tokens: ``'mean'`` (B, d), ``'concat'`` (B, K*d) or ``'cls'`` (B, d).
         final_norm: apply the ViT's final LayerNorm to the map of the last block.
         frozen: keep the ViT frozen (False only for the fine-tuning baseline).
+        tune_bias: train the ViT's biases too (BitFit; VPT's "bias" baselines). The image
+            rows then need gradients, so one-way visibility takes the joint (masked) path.
         with_cp: activation checkpointing of each block (saves memory in full mode).
         vit_cfg: extra keywords for ``timm.create_model``.
         init_cfg: MMEngine init config; must not touch the ViT, so only None is accepted.
@@ -93,12 +95,13 @@ class ExpresViT(FrozenViTBackbone):
                  final_norm: bool = False,
                  frozen: bool = True,
                  with_cp: bool = False,
+                 tune_bias: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         check_expres_args(num_tokens, residual_sites, visibility, one_way_impl, token_init,
-                          readout, output_tokens, frozen)
+                          readout, output_tokens, frozen, tune_bias)
         super().__init__(arch, img_size, pretrained, out_indices, final_norm, readout,
-                         output_tokens, frozen, vit_cfg, init_cfg)
+                         output_tokens, frozen, vit_cfg, init_cfg, tune_bias)
         layers = tuple(range(self.depth)) if residual_layers is None else \
             check_block_indices('residual_layers', residual_layers, self.depth)
         self.num_tokens = num_tokens
@@ -113,7 +116,8 @@ class ExpresViT(FrozenViTBackbone):
             # a gradient that never comes
             self.prompts.requires_grad_(False)
         self.finish_setup(f'K={num_tokens}, sites={self.prompts.sites}, '
-                          f'{len(layers)} residual layers, {visibility}')
+                          f'{len(layers)} residual layers, {visibility}'
+                          f'{", ViT biases train" if tune_bias else ""}')
 
     # ------------------------------------------------------------------ set-up
     def init_weights(self) -> None:
@@ -169,8 +173,9 @@ class ExpresViT(FrozenViTBackbone):
                                    self._constant_images(images), torch.is_grad_enabled())
 
     def _constant_images(self, images: Tensor) -> bool:
-        """Whether the image rows need no gradient: a frozen ViT, images without one."""
-        return self.frozen and not images.requires_grad
+        """Whether the image rows need no gradient: no ViT tensor trains, and the images
+        do not want one."""
+        return not self.vit_trains and not images.requires_grad
 
     def _forward_joint(self, z: Tensor,
                        constant_images: bool) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:

@@ -1,6 +1,6 @@
 """What every prompt-tuning backbone here shares: a wrapped, frozen, fingerprinted timm ViT."""
 import hashlib
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
@@ -75,14 +75,17 @@ class FrozenViTBackbone(BaseModule):
 
     Subclasses add their trainable parameters, then call :meth:`finish_setup`.
 
-    * Frozen: ``requires_grad=False`` on every ViT parameter, and the ViT stays in eval
-      mode under ``train()`` (no dropout, no drop-path).
+    * Frozen: ``requires_grad=False`` on every ViT parameter (but its biases with
+      ``tune_bias``), and the ViT stays in eval mode under ``train()`` (no dropout, no
+      drop-path).
     * ``init_weights`` is the subclass's and must not recurse into ``self.vit``: timm's
       own ``init_weights`` would wipe the pretrained weights.
     * ``frozen_fingerprint_buffer`` (8 bytes of SHA-256 of the ViT) travels in every
       checkpoint; loading one onto a ViT with other weights raises
       :class:`CheckpointMismatchError`, and a checkpoint without the ViT (a task
-      checkpoint) loads without "missing keys" once the fingerprint matches.
+      checkpoint) loads without "missing keys" once the fingerprint matches. Trainable
+      ViT tensors (``tune_bias``) are left out of the fingerprint and kept in task
+      checkpoints.
 
     Outputs (:meth:`assemble_outputs`): the NCHW maps of ``out_indices``, then the normed
     final prompt states (B, K, d) if ``output_tokens``, then the (B, C) ``readout``.
@@ -96,6 +99,8 @@ class FrozenViTBackbone(BaseModule):
             (:func:`readout_feature`).
         output_tokens: also return the normed final prompt states.
         frozen: False only for the fine-tuning baseline.
+        tune_bias: train the ViT's biases, nothing else of it (BitFit, Ben Zaken et al.,
+            ACL 2022; VPT's "bias" baseline).
         init_cfg: must be None (the ViT comes from ``pretrained``).
     """
 
@@ -103,7 +108,7 @@ class FrozenViTBackbone(BaseModule):
                  pretrained: Optional[str], out_indices: Sequence[int], final_norm: bool,
                  readout: Optional[str] = None, output_tokens: bool = False,
                  frozen: bool = True, vit_cfg: Optional[Dict[str, Any]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None, tune_bias: bool = False) -> None:
         if init_cfg is not None:
             raise ValueError(f'{type(self).__name__} loads its ViT from `pretrained` and '
                              'initialises only its prompts; remove `init_cfg` from the '
@@ -119,6 +124,7 @@ class FrozenViTBackbone(BaseModule):
         self.readout = readout
         self.output_tokens = output_tokens
         self.frozen = frozen
+        self.tune_bias = tune_bias
         self.embed_dim = self.vit.embed_dim
         self.num_prefix_tokens = self.vit.num_prefix_tokens
 
@@ -127,6 +133,9 @@ class FrozenViTBackbone(BaseModule):
         self.init_weights()
         if self.frozen:
             self.vit.requires_grad_(False)
+            if self.tune_bias:
+                for name, param in self.vit.named_parameters():
+                    param.requires_grad_(name.endswith('bias'))
             self.vit.eval()
             self.register_buffer('frozen_fingerprint_buffer', self.frozen_fingerprint())
             self.register_load_state_dict_pre_hook(self._remember_load_prefix)
@@ -149,11 +158,23 @@ class FrozenViTBackbone(BaseModule):
         return (sum(p.numel() for p in params if p.requires_grad),
                 sum(p.numel() for p in params))
 
+    @property
+    def vit_trains(self) -> bool:
+        """Whether a gradient must reach ViT parameters (fine-tuning, bias tuning)."""
+        return not self.frozen or self.tune_bias
+
+    def trainable_vit_keys(self) -> Set[str]:
+        """State-dict keys (relative to ``vit.``) of ViT tensors that train."""
+        return {name for name, p in self.vit.named_parameters() if p.requires_grad}
+
     # ------------------------------------------------------------ fingerprint
     def frozen_fingerprint(self) -> Tensor:
-        """First 8 bytes of the SHA-256 of the ViT tensors, as a (8,) uint8 tensor."""
+        """First 8 bytes of the SHA-256 of the frozen ViT tensors, as (8,) uint8."""
         digest = hashlib.sha256()
+        trainable = self.trainable_vit_keys()
         for key, tensor in sorted(self.vit.state_dict().items()):
+            if key in trainable:
+                continue
             if tensor.is_meta:
                 return torch.zeros(8, dtype=torch.uint8)
             digest.update(key.encode())
@@ -164,7 +185,9 @@ class FrozenViTBackbone(BaseModule):
                               *args) -> None:
         """Pre-load hook: note where this module sits and whether the ViT comes along."""
         self._load_prefix = prefix
-        self._loads_vit = any(k.startswith(prefix + 'vit.') for k in state_dict)
+        trainable = {prefix + 'vit.' + key for key in self.trainable_vit_keys()}
+        self._loads_vit = any(k.startswith(prefix + 'vit.') and k not in trainable
+                              for k in state_dict)
 
     def _check_fingerprint(self, module: nn.Module, incompatible_keys) -> None:
         """Post-load hook: a task checkpoint must meet the frozen ViT it was trained with."""
@@ -178,9 +201,12 @@ class FrozenViTBackbone(BaseModule):
                 'trained with, or use a self-contained checkpoint '
                 '(tools/export_full_checkpoint.py).')
         if not getattr(self, '_loads_vit', True):
+            # the frozen tensors come from `pretrained`; trainable ones must be there
             vit_prefix = getattr(self, '_load_prefix', '') + 'vit.'
+            trainable = {vit_prefix + key for key in self.trainable_vit_keys()}
             incompatible_keys.missing_keys[:] = [
-                k for k in incompatible_keys.missing_keys if not k.startswith(vit_prefix)]
+                k for k in incompatible_keys.missing_keys
+                if not k.startswith(vit_prefix) or k in trainable]
 
     # ---------------------------------------------------------------- forward
     def embed_images(self, images: Tensor) -> Tensor:

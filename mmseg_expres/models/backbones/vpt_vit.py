@@ -42,6 +42,7 @@ class VPTViT(FrozenViTBackbone):
             normed class token), or ``'mean'`` / ``'concat'`` of the normed final prompt
             states of the last block.
         output_tokens: append the normed final prompt states (B, K, d) to the outputs.
+        tune_bias: train the ViT's biases too (VPT's "VPT + bias" baseline).
         final_norm: apply the ViT's final LayerNorm to the map of the last block.
         vit_cfg: extra keywords for ``timm.create_model``.
         init_cfg: must be None; the ViT is loaded from ``pretrained`` and never
@@ -58,16 +59,17 @@ class VPTViT(FrozenViTBackbone):
                  readout: Optional[str] = None,
                  output_tokens: bool = False,
                  final_norm: bool = False,
+                 tune_bias: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         check_vpt_args(num_tokens, mode, readout)
         super().__init__(arch, img_size, pretrained, out_indices, final_norm, readout,
-                         output_tokens, True, vit_cfg, init_cfg)
+                         output_tokens, True, vit_cfg, init_cfg, tune_bias)
         self.num_tokens = num_tokens
         self.mode = mode
         self.prompts = nn.Parameter(
             torch.empty(self.depth if mode == 'deep' else 1, num_tokens, self.embed_dim))
-        self.finish_setup(f'{mode}, K={num_tokens}')
+        self.finish_setup(f'{mode}, K={num_tokens}{", ViT biases train" if tune_bias else ""}')
 
     def init_weights(self) -> None:
         """VPT's Xavier-uniform init of the prompts (:func:`vpt_uniform_bound`).

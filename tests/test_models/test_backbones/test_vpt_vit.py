@@ -141,3 +141,79 @@ def test_vpt_and_expres_tokens_share_the_init_bound():
     assert vpt_uniform_bound(8, WIDTH) == math.sqrt(6.0 / (3 * 8 * 8 + WIDTH))
     tokens = build_tiny(num_tokens=64).prompts.tokens.detach()
     assert tokens.abs().max() <= vpt_uniform_bound(8, WIDTH)
+
+
+def _bias_count(width: int, depth: int, mlp_ratio: int = 4) -> int:
+    """BitFit's closed form for a timm ViT: per block norm1 d, qkv 3d, proj d, norm2 d,
+    fc1 mlp_ratio*d, fc2 d; plus the patch embedding's and the final norm's d."""
+    return depth * (7 + mlp_ratio) * width + 2 * width
+
+
+@pytest.mark.parametrize('build,prompts', [
+    # the final norm in use (final_norm, a readout), so that every bias gets a gradient
+    (lambda: build_tiny(num_tokens=0, tune_bias=True, out_indices=(1, 3), final_norm=True),
+     0),
+    (lambda: build_vpt(num_tokens=3, mode='deep', tune_bias=True, readout='cls'),
+     3 * WIDTH * DEPTH)])
+def test_bias_tuning_trains_exactly_the_vit_biases(images, build, prompts):
+    model = build()
+    # timm's test_vit has mlp_ratio 3
+    assert model.num_trainable_params()[0] == _bias_count(WIDTH, DEPTH, 3) + prompts
+    model.train()
+    assert not any(m.training for m in model.vit.modules())  # still no dropout
+    _loss(model(images)).backward()
+    for name, param in model.vit.named_parameters():
+        if name.endswith('bias'):
+            assert param.grad is not None and param.grad.abs().sum() > 0, name
+        else:
+            assert not param.requires_grad and param.grad is None, name
+
+
+def test_vit_l16_bias_count_is_bitfits_closed_form():
+    from mmseg_expres.models import ExpresViT
+    with torch.device('meta'):
+        model = ExpresViT(arch='vit_large_patch16_224', num_tokens=0, tune_bias=True,
+                          out_indices=(23,))
+    assert model.num_trainable_params()[0] == _bias_count(1024, 24) == 272_384
+
+
+def test_one_way_with_tuned_biases_takes_the_joint_path_and_matches_masked(images):
+    split = build_tiny(num_tokens=3, visibility='one_way', tune_bias=True, out_indices=(),
+                       readout='mean')
+    masked = build_tiny(num_tokens=3, visibility='one_way', one_way_impl='masked',
+                        tune_bias=True, out_indices=(), readout='mean')
+    masked.load_state_dict(split.state_dict())
+    assert split.forward_path(images) == 'joint'  # the image rows need their gradient
+    for model in (split, masked):
+        model(images)[-1].square().sum().backward()
+    assert_close(split(images)[-1], masked(images)[-1])
+    bias = 'blocks.1.attn.qkv.bias'
+    assert_close(split.vit.get_parameter(bias).grad, masked.vit.get_parameter(bias).grad)
+
+
+def test_task_checkpoint_keeps_tuned_biases_and_checks_the_frozen_rest(images):
+    from mmseg_expres.engine import strip_frozen
+    from mmseg_expres.models.backbones import CheckpointMismatchError
+    trained = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,))
+    with torch.no_grad():
+        for name, param in trained.named_parameters():
+            if param.requires_grad:
+                param.add_(0.1)
+    task = strip_frozen(trained.state_dict(), trained)
+    assert 'vit.blocks.0.attn.qkv.bias' in task and 'vit.blocks.0.attn.qkv.weight' not in task
+    torch.manual_seed(0)  # the same "pretrained" ViT as `trained` was built with
+    fresh = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,))
+    assert not fresh.load_state_dict(task, strict=True).missing_keys
+    assert_close(fresh(images)[0], trained(images)[0])
+    incomplete = {k: v for k, v in task.items() if k != 'vit.norm.bias'}
+    with pytest.raises(RuntimeError, match='vit.norm.bias'):
+        fresh.load_state_dict(incomplete, strict=True)
+    torch.manual_seed(1)
+    other = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,))
+    with pytest.raises(CheckpointMismatchError):
+        other.load_state_dict(task, strict=True)
+
+
+def test_bias_tuning_needs_a_frozen_vit():
+    with pytest.raises(ValueError, match='tune_bias'):
+        build_tiny(num_tokens=0, frozen=False, tune_bias=True)
