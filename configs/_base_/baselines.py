@@ -10,11 +10,15 @@
 vpt_deep = dict(type='mmseg.VPTViT', num_tokens=50, mode='deep')
 # VPT-shallow: K prompts inserted once, at the input.
 vpt_shallow = dict(vpt_deep, mode='shallow')
-# The frozen ViT without prompts ("linear probing"): only the neck and heads train.
+# The frozen ViT without prompts ("linear probing"; VPT's "head only"): only the neck and
+# heads train.
 linear_probe = dict(num_tokens=0)
+# Bias tuning (BitFit, Ben Zaken et al., ACL 2022): only the ViT's biases and the heads.
+bias = dict(num_tokens=0, tune_bias=True)
 # Full fine-tuning of the same ViT (no output tokens, so visibility plays no part) ...
 finetune = dict(num_tokens=0, frozen=False, visibility='full')
-# ... with mmseg's ViT-B UperNet optimiser: AdamW, lr 6e-5, weight decay 0.01, none on the
+# ... with mmseg's ViT-B UperNet optimiser (the UperNet configs; the EXPRES optimiser's
+# `backbone.prompts` key stays, inert: without output tokens no prompt trains): AdamW, lr 6e-5, weight decay 0.01, none on the
 # position embedding, class token and norms (segmentation configs).
 finetune_optim_wrapper = dict(
     optimizer=dict(lr=6e-5, weight_decay=0.01),

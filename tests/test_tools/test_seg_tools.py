@@ -1,6 +1,7 @@
 """The segmentation tools as users run them: train, test, resume, export, inference."""
 import glob
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -60,6 +61,21 @@ def test_test_tool_on_task_checkpoint(trained_ade, tmp_path):
                        '--work-dir', str(tmp_path), '--show-dir', str(tmp_path / 'vis')])
     assert 'mIoU' in result.stdout + result.stderr
     assert glob.glob(str(tmp_path / '**' / '*.png'), recursive=True)
+
+
+def test_multi_scale_flip_test_through_tools_test_tta(trained_ade, tmp_path):
+    """VPT's "MS" column: mmseg's SegTTAModel over the ADE20K tta_pipeline (6 scales x 2
+    flips) on a task checkpoint, with the stock tools/test.py --tta."""
+    cfg, work, _ = trained_ade
+    checkpoint = osp.join(work, 'iter_4.pth')
+    single = run_tool([tool('test.py'), cfg, checkpoint, '--work-dir', str(tmp_path / 'ss')])
+    tta = run_tool([tool('test.py'), cfg, checkpoint, '--tta', '--work-dir',
+                    str(tmp_path / 'ms')])
+    dumped = (tmp_path / 'ms' / 'cfg.py').read_text()
+    assert "type='SegTTAModel'" in dumped and "type='TestTimeAug'" in dumped
+    mious = [float(re.findall(r'mIoU: ([0-9.]+)', r.stdout + r.stderr)[-1])
+             for r in (single, tta)]
+    assert all(0 <= m <= 100 for m in mious)
 
 
 def test_resume_continues_instead_of_restarting(tmp_path, ade_root, vit_ckpt):
