@@ -15,6 +15,8 @@ VISIBILITIES = ('full', 'one_way')
 ONE_WAY_IMPLS = ('split', 'masked')
 TOKEN_INITS = ('xavier', 'cls')
 VPT_MODES = ('shallow', 'deep')
+#: The ViT's final LayerNorm on no map, the last block's map, or every map.
+FINAL_NORMS = (False, True, 'all')
 #: Every site a residual prompt can be added at (method section 2).
 ALL_SITES = ('ln', 'q', 'k', 'v', 'proj', 'ln2', 'mlp')
 #: The paper's sites; ``ln2`` and ``mlp`` are ours and off by default.

@@ -70,7 +70,8 @@ class ExpresViT(FrozenViTBackbone):
         output_tokens: append the final normed output tokens (B, K, d) to the outputs.
         readout: if set, append a (B, C) classification feature of the normed output
             tokens: ``'mean'`` (B, d), ``'concat'`` (B, K*d) or ``'cls'`` (B, d).
-        final_norm: apply the ViT's final LayerNorm to the map of the last block.
+        final_norm: apply the ViT's final LayerNorm to the map of the last block
+            (``'all'``: to every map).
         frozen: keep the ViT frozen (False only for the fine-tuning baseline).
         tune_bias: train the ViT's biases too (BitFit; VPT's "bias" baselines). The image
             rows then need gradients, so one-way visibility takes the joint (masked) path.
@@ -92,7 +93,7 @@ class ExpresViT(FrozenViTBackbone):
                  out_indices: Sequence[int] = (2, 5, 8, 11),
                  output_tokens: bool = False,
                  readout: Optional[str] = None,
-                 final_norm: bool = False,
+                 final_norm: Union[bool, str] = False,
                  frozen: bool = True,
                  with_cp: bool = False,
                  tune_bias: bool = False,

@@ -7,7 +7,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from .arguments import READOUTS, check_choice
+from .arguments import FINAL_NORMS, READOUTS, check_choice
 from .vit_weights import CheckpointMismatchError, load_vit_weights
 
 
@@ -94,7 +94,8 @@ class FrozenViTBackbone(BaseModule):
         arch, img_size, vit_cfg: see :func:`create_timm_vit`.
         pretrained: ViT weights to load (see :func:`load_vit_weights`), or None.
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
-        final_norm: apply the ViT's final LayerNorm to the map of the last block.
+        final_norm: apply the ViT's final LayerNorm to the map of the last block;
+            ``'all'``: to every map (as DINOv2's segmentation probes read the ViT).
         readout: None, or a classification feature from :data:`READOUTS`
             (:func:`readout_feature`).
         output_tokens: also return the normed final prompt states.
@@ -105,7 +106,8 @@ class FrozenViTBackbone(BaseModule):
     """
 
     def __init__(self, arch: str, img_size: Union[int, Tuple[int, int]],
-                 pretrained: Optional[str], out_indices: Sequence[int], final_norm: bool,
+                 pretrained: Optional[str], out_indices: Sequence[int],
+                 final_norm: Union[bool, str],
                  readout: Optional[str] = None, output_tokens: bool = False,
                  frozen: bool = True, vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None, tune_bias: bool = False) -> None:
@@ -113,6 +115,7 @@ class FrozenViTBackbone(BaseModule):
             raise ValueError(f'{type(self).__name__} loads its ViT from `pretrained` and '
                              'initialises only its prompts; remove `init_cfg` from the '
                              'backbone config.')
+        check_choice('final_norm', final_norm, FINAL_NORMS)
         super().__init__(init_cfg=None)
         self.vit = create_timm_vit(arch, img_size, vit_cfg)
         self.depth = len(self.vit.blocks)
@@ -239,10 +242,13 @@ class FrozenViTBackbone(BaseModule):
     def image_maps(self, image_states: List[Tensor], images: Tensor) -> List[Tensor]:
         """Image rows (B, P + N, d) of the ``out_indices`` blocks -> (B, d, H/p, W/p) maps.
 
-        Prefix tokens are dropped; ``final_norm`` normalises the last block's map.
+        Prefix tokens are dropped; ``final_norm`` normalises the last block's map
+        (``'all'``: every map).
         """
         grid = self.vit.patch_embed.dynamic_feat_size(images.shape[-2:])
-        if self.final_norm and self.out_indices and self.out_indices[-1] == self.depth - 1:
+        if self.final_norm == 'all':  # DINOv2's get_intermediate_layers(norm=True)
+            image_states = [self.vit.norm(state) for state in image_states]
+        elif self.final_norm and self.out_indices and self.out_indices[-1] == self.depth - 1:
             image_states = image_states[:-1] + [self.vit.norm(image_states[-1])]
         maps = []
         for state in image_states:

@@ -114,6 +114,23 @@ def load_npz_file(path: str, vit: nn.Module) -> StateDict:
     return state_dict
 
 
+def check_dinov2_registers(state_dict: StateDict, vit: nn.Module, source: str) -> None:
+    """Meta's DINOv2 layout (it has ``mask_token``): registers in the file iff in ``vit``.
+
+    timm's filter would otherwise fail deep inside the position-embedding resampling.
+    """
+    if 'mask_token' not in state_dict:
+        return
+    has = 'register_tokens' in state_dict
+    wants = getattr(vit, 'reg_token', None) is not None
+    if has != wants:
+        raise CheckpointMismatchError(
+            f'{source} is a DINOv2 checkpoint in Meta\'s layout {"with" if has else "without"} '
+            f'register tokens, but the backbone {"has" if wants else "has no"} reg_token. '
+            f'Use a timm arch {"with" if has else "without"} registers (e.g. '
+            f'{"vit_base_patch14_reg4_dinov2" if has else "vit_base_patch14_dinov2"}).')
+
+
 def audit_keys(state_dict: StateDict, model: nn.Module, source: str) -> None:
     """Fail loudly on missing or unexpected backbone keys, naming them.
 
@@ -146,8 +163,8 @@ def load_vit_weights(vit: nn.Module, path: str) -> None:
 
     Args:
         vit: a timm ``VisionTransformer``.
-        path: a ``.pth``/``.pt``/``.bin`` (timm or mmseg layout), ``.safetensors`` or
-            Google ``.npz`` file.
+        path: a ``.pth``/``.pt``/``.bin`` (timm, mmseg or Meta's DINOv2 layout),
+            ``.safetensors`` or Google ``.npz`` file.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -167,6 +184,7 @@ def load_vit_weights(vit: nn.Module, path: str) -> None:
     }
     state_dict = readers.get(suffix, load_torch_file)(path)
     if suffix != '.npz':  # timm resamples position and patch embeddings to this model
+        check_dinov2_registers(state_dict, vit, path)  # and converts Meta's DINOv2 layout
         state_dict = checkpoint_filter_fn(state_dict, vit)
     audit_keys(state_dict, vit, path)
     state_dict = {k: v for k, v in state_dict.items() if k in vit.state_dict()}

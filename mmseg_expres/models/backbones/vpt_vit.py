@@ -43,7 +43,8 @@ class VPTViT(FrozenViTBackbone):
             states of the last block.
         output_tokens: append the normed final prompt states (B, K, d) to the outputs.
         tune_bias: train the ViT's biases too (VPT's "VPT + bias" baseline).
-        final_norm: apply the ViT's final LayerNorm to the map of the last block.
+        final_norm: apply the ViT's final LayerNorm to the map of the last block
+            (``'all'``: to every map).
         vit_cfg: extra keywords for ``timm.create_model``.
         init_cfg: must be None; the ViT is loaded from ``pretrained`` and never
             re-initialised.
@@ -58,7 +59,7 @@ class VPTViT(FrozenViTBackbone):
                  out_indices: Sequence[int] = (2, 5, 8, 11),
                  readout: Optional[str] = None,
                  output_tokens: bool = False,
-                 final_norm: bool = False,
+                 final_norm: Union[bool, str] = False,
                  tune_bias: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
