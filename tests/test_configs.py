@@ -17,17 +17,19 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
 #: The shipped configs' ViTs and their widths, which the tiny stand-in replaces.
-VIT_WIDTHS = {'vit_base_patch16_224': 768, 'vit_large_patch16_224': 1024}
+VIT_WIDTHS = {'vit_base_patch16_224': 768, 'vit_large_patch16_224': 1024,
+              'vit_base_patch14_dinov2': 768, 'vit_large_patch14_dinov2': 1024}
 TINY_WIDTH, TINY_DEPTH = 32, 4
 
 
 def _shrink(node, width: int):
-    """Replace the ViT's width by the tiny ViT's in a model config tree."""
+    """Replace the ViT's width (and four maps' concatenated width, DINOv2's "+ms" probe)
+    by the tiny ViT's in a model config tree."""
     if isinstance(node, dict):
         return {k: _shrink(v, width) for k, v in node.items()}
     if isinstance(node, (list, tuple)):
         return type(node)(_shrink(v, width) for v in node)
-    return TINY_WIDTH if node == width else node
+    return {width: TINY_WIDTH, 4 * width: 4 * TINY_WIDTH}.get(node, node)
 
 
 def tiny_model_cfg(cfg: Config) -> dict:
