@@ -41,3 +41,17 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
     assert len(report['targets']) == 6 and 'Targets' in result.stdout
     seg = report['sections']['seg']
     assert seg['EXPRES full']['trainable'] == seg['EXPRES one-way']['trainable'] > 0
+
+
+def test_quick_setr_section_times_vpts_protocol_model(tmp_path):
+    """The SETR-PUP section (VPT's ADE20K model) runs the same cases on mmseg's config."""
+    out = tmp_path / 'bench.json'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools' / 'analysis' / 'benchmark.py'), '--quick',
+         '--device', 'cpu', '--sections', 'setr', '--json', str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    setr = json.loads(out.read_text())['sections']['setr']
+    assert set(setr) == set(ROWS['seg'])
+    assert setr['EXPRES full']['trainable'] == 5 * 32 * (1 + 5 * 4)
+    assert setr['mmseg ViT fine-tuning']['trainable'] > setr['EXPRES full']['trainable']

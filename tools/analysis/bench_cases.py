@@ -21,8 +21,8 @@ TINY_VIT = dict(arch='test_vit', vit_cfg=dict(patch_size=8, embed_dim=32, depth=
 VIT_B = dict(arch='vit_base_patch16_224')
 
 
-def vit_kwargs(quick: bool, img_size: int) -> dict:
-    return dict(copy.deepcopy(TINY_VIT if quick else VIT_B), img_size=img_size)
+def vit_kwargs(quick: bool, img_size: int, arch: str = VIT_B['arch']) -> dict:
+    return dict(copy.deepcopy(TINY_VIT) if quick else dict(arch=arch), img_size=img_size)
 
 
 def _trainable(module: nn.Module) -> int:
@@ -85,9 +85,10 @@ class _Classifier(nn.Module):
 
 
 def classification_cases(quick: bool, images: Tensor, labels: Tensor, num_classes: int,
-                         num_tokens: int, vpt_tokens: int) -> List[Case]:
+                         num_tokens: int, vpt_tokens: int,
+                         arch: str = VIT_B['arch']) -> List[Case]:
     """Training steps of every method, plus the frozen no-grad forward (the floor)."""
-    common = vit_kwargs(quick, images.shape[-1])
+    common = vit_kwargs(quick, images.shape[-1], arch)
     reference = ExpresViT(num_tokens=0, residual_sites=(), out_indices=(), readout='cls',
                           **common).to(images.device)
     weights = reference.vit.state_dict()
@@ -124,9 +125,9 @@ def classification_cases(quick: bool, images: Tensor, labels: Tensor, num_classe
 
 
 def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: int,
-                    num_tasks: int) -> List[Case]:
+                    num_tasks: int, arch: str = VIT_B['arch']) -> List[Case]:
     """No-grad forwards: plain ViT, EXPRES (one-way and full), T tasks at once."""
-    common = vit_kwargs(quick, images.shape[-1])
+    common = vit_kwargs(quick, images.shape[-1], arch)
     one_way = ExpresViT(num_tokens=num_tokens, visibility='one_way', out_indices=(),
                         readout='mean', **common).to(images.device).eval()
     full = ExpresViT(num_tokens=num_tokens, visibility='full', out_indices=(),
@@ -148,22 +149,36 @@ def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: i
     ]
 
 
-def _upernet_cfg(quick: bool) -> dict:
-    """mmseg's ViT-B UperNet model config, with BN instead of SyncBN (one process)."""
+#: The segmentation models timed: mmseg's own config of the model, the timm ViT that
+#: EXPRES wraps in its place.
+SEG_MODELS = {
+    'upernet': (('_base_', 'models', 'upernet_vit-b16_ln_mln.py'), 'vit_base_patch16_224'),
+    'setr': (('setr', 'setr_vit-l_pup_8xb2-160k_ade20k-512x512.py'), 'vit_large_patch16_224'),
+}
+
+
+def _mmseg_model_cfg(model: str, quick: bool) -> dict:
+    """mmseg's model config (ViT-B UperNet, or ViT-L SETR-PUP as VPT's table uses), with
+    BN instead of SyncBN (one process); ``quick``: on the tiny ViT."""
     from mmengine.config import Config
     root = osp.dirname(importlib.util.find_spec('mmseg').origin)
-    cfg = Config.fromfile(osp.join(root, '.mim', 'configs', '_base_', 'models',
-                                   'upernet_vit-b16_ln_mln.py')).model.to_dict()
+    cfg = Config.fromfile(osp.join(root, '.mim', 'configs', *SEG_MODELS[model][0])).model
+    cfg = cfg.to_dict()
     cfg.pop('pretrained', None)  # EncoderDecoder would hand it to the backbone
-    for head in ('decode_head', 'auxiliary_head'):
-        cfg[head]['norm_cfg'] = dict(type='BN', requires_grad=True)
+    cfg['backbone'].pop('init_cfg', None)
+    aux = cfg.get('auxiliary_head') or []
+    heads = [cfg['decode_head']] + (aux if isinstance(aux, list) else [aux])
+    for head in heads:
+        head['norm_cfg'] = dict(type='BN', requires_grad=True)
     if quick:
         width = TINY_VIT['vit_cfg']['embed_dim']
         cfg['backbone'].update(img_size=(32, 32), patch_size=8, embed_dims=width,
                                num_layers=4, num_heads=2, out_indices=(0, 1, 2, 3))
-        cfg['neck'].update(in_channels=[width] * 4, out_channels=width)
-        cfg['decode_head'].update(in_channels=[width] * 4, channels=16)
-        cfg['auxiliary_head'].update(in_channels=width, channels=16)
+        if cfg.get('neck'):
+            cfg['neck'].update(in_channels=[width] * 4, out_channels=width)
+        for head in heads:
+            multi = isinstance(head['in_channels'], list)
+            head.update(in_channels=[width] * 4 if multi else width, channels=16)
     return cfg
 
 
@@ -187,15 +202,16 @@ def bf16_is_fast(device: torch.device) -> bool:
 
 
 def segmentation_cases(quick: bool, images: Tensor, num_tokens: int,
-                       amp: bool = True) -> List[Case]:
-    """UperNet training steps: mmseg's ViT fine-tuning vs EXPRES full and one-way, in
-    fp32 and AMP (:func:`amp_dtype`), and a no-grad forward of the one-way model.
+                       amp: bool = True, model: str = 'upernet') -> List[Case]:
+    """Training steps of ``model`` (:data:`SEG_MODELS`): mmseg's ViT fine-tuning vs
+    EXPRES full and one-way, in fp32 and AMP (:func:`amp_dtype`), and a no-grad forward
+    of the one-way model.
 
     ``amp=False`` leaves out the AMP cases (see :func:`bf16_is_fast`).
     """
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    cfg = _upernet_cfg(quick)
+    cfg = _mmseg_model_cfg(model, quick)
     num_classes = cfg['decode_head']['num_classes']
     batch, _, height, width = images.shape
     labels = torch.randint(0, num_classes, (batch, 1, height, width),
@@ -208,7 +224,7 @@ def segmentation_cases(quick: bool, images: Tensor, num_tokens: int,
         samples.append(sample)
     expres_cfg = dict(type='ExpresViT', num_tokens=num_tokens, visibility='full',
                       out_indices=tuple(cfg['backbone']['out_indices']),
-                      **vit_kwargs(quick, height))
+                      **vit_kwargs(quick, height, SEG_MODELS[model][1]))
 
     def loss_of(segmentor: nn.Module) -> Callable[[], Tensor]:
         def loss() -> Tensor:

@@ -10,6 +10,9 @@ Sections:
   ``no_grad``. Each as a ratio to the floor and to fine-tuning, in time and extra memory.
 * ``infer``: no-grad forwards of the plain ViT, EXPRES (K tokens) and ``MultiTaskExpres``
   answering T tasks for one batch.
+* ``setr``: the same cases on mmseg's ViT-L/16 SETR-PUP ADE20K model (VPT's ADE20K
+  protocol), opt-in.
+* ``--arch``: the timm ViT of ``cls`` and ``infer`` (e.g. ``vit_base_patch14_dinov2``).
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
@@ -51,8 +54,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--quick', action='store_true',
                         help='tiny ViT, tiny inputs, 1 warm-up + 2 reps (CI smoke run)')
+    parser.add_argument('--arch', default='vit_base_patch16_224',
+                        help='timm ViT of the cls and infer sections, e.g. '
+                        'vit_base_patch14_dinov2 or vit_large_patch16_224')
     parser.add_argument('--sections', nargs='+', default=['cls', 'infer', 'seg'],
-                        choices=['cls', 'infer', 'seg'])
+                        # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
+                        # step takes minutes
+                        choices=['cls', 'infer', 'seg', 'setr'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -196,7 +204,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     if 'cls' in args.sections:
         cases = bench_cases.classification_cases(args.quick, images, labels,
                                                  args.num_classes, args.num_tokens,
-                                                 args.vpt_tokens)
+                                                 args.vpt_tokens, args.arch)
         sections['cls'] = cases
         _measure(cases, device, args.warmup, args.reps, args.settle, args.no_memory)
         tables.append(table(f'Training step, {args.img_size}px, batch {args.batch_size}',
@@ -204,12 +212,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                             args.batch_size))
     if 'infer' in args.sections:
         cases = bench_cases.inference_cases(args.quick, images, args.num_classes,
-                                            args.num_tokens, args.num_tasks)
+                                            args.num_tokens, args.num_tasks, args.arch)
         sections['infer'] = cases
         _measure(cases, device, args.warmup, args.reps, args.settle, args.no_memory)
         tables.append(table(f'Inference, {args.img_size}px, batch {args.batch_size}',
                             cases, [('plain ViT', PLAIN)], args.batch_size))
-    if 'seg' in args.sections:
+    seg_sections = [(name, model, title) for name, model, title in (
+        ('seg', 'upernet', 'UperNet (mmseg ViT-B/16)'),
+        ('setr', 'setr', "SETR-PUP (mmseg ViT-L/16, VPT's ADE20K protocol)"))
+        if name in args.sections]
+    if seg_sections:
         seg_images = torch.randn(args.seg_batch_size, 3, args.seg_img_size,
                                  args.seg_img_size, generator=generator).to(device)
         amp = args.seg_amp == 'on' or (args.seg_amp == 'auto' and (
@@ -217,10 +229,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         if not amp:
             print('AMP cases left out: this device emulates bf16 '
                   '(--seg-amp on forces them)', file=sys.stderr)
-        cases = bench_cases.segmentation_cases(args.quick, seg_images, args.num_tokens, amp)
-        sections['seg'] = cases
+    for name, model, title in seg_sections:
+        cases = bench_cases.segmentation_cases(args.quick, seg_images, args.num_tokens, amp,
+                                               model)
+        sections[name] = cases
         _measure(cases, device, min(args.warmup, 1), args.seg_reps, 0, args.no_memory)
-        tables.append(table(f'UperNet training step, {args.seg_img_size}px, batch '
+        tables.append(table(f'{title} training step, {args.seg_img_size}px, batch '
                             f'{args.seg_batch_size}', cases,
                             [('mmseg fine-tuning', SEG_REFERENCE)], args.seg_batch_size))
 
