@@ -2,7 +2,7 @@
 
 The layout is the widely shared VTAB-1k image-folder release (the one VPT, NOAH and SSF
 train on): one folder per task, images anywhere below it, and four list files whose lines
-are ``relative/path label``::
+are ``relative/path label`` (read by :mod:`.list_files`)::
 
     <root>/<task>/train800.txt  val200.txt  train800val200.txt  test.txt  images/...
 
@@ -83,35 +83,3 @@ def list_file(root: str, task: str, split: str) -> str:
     if split not in SPLITS:
         raise ValueError(f'Unknown VTAB-1k split {split!r}; use one of {SPLITS}.')
     return osp.join(root, task, f'{split}.txt')
-
-
-class ListEntry(NamedTuple):
-    """One parsed line of a list file."""
-
-    line_no: int
-    path: str
-    label: int
-
-
-def read_list_file(path: str) -> Tuple[List[ListEntry], List[str]]:
-    """Parse a ``relative/path label`` list file, collecting malformed lines.
-
-    The path may contain spaces: the label is the last field, as mmpretrain's
-    ``CustomDataset`` reads it.
-
-    Returns:
-        The parsed entries, and one message per line that is not ``path <int>``.
-    """
-    entries, problems = [], []
-    with open(path, encoding='utf-8') as f:
-        for line_no, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.rsplit(' ', 1)
-            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
-                problems.append(f'{path}:{line_no}: expected "relative/path label", got '
-                                f'{line!r}')
-                continue
-            entries.append(ListEntry(line_no, parts[0], int(parts[1])))
-    return entries, problems

@@ -15,13 +15,9 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
+from .list_benchmark import ListBenchmarkRunner, point_loaders, set_num_classes
 from .vtab import SPLITS, get_task, list_file
-
-#: dataloader key -> config key naming the split it reads.
-LOADER_SPLITS = (('train_dataloader', 'train_split'), ('val_dataloader', 'val_split'),
-                 ('test_dataloader', 'test_split'))
 
 
 def apply_vtab_task(cfg: Config) -> None:
@@ -36,19 +32,12 @@ def apply_vtab_task(cfg: Config) -> None:
     Raises:
         KeyError: unknown task.
         ValueError: unknown split name.
-        FileNotFoundError: a list file the config needs is missing.
+        FileNotFoundError: a list file the config needs is missing, or an image it lists.
     """
     task = get_task(cfg.task)
-    # The top-level variable too, so the config dumped into the work dir is consistent.
-    cfg.num_classes = cfg.model.head.num_classes = task.num_classes
-    if cfg.model.get('data_preprocessor', {}).get('num_classes') is not None:
-        cfg.model.data_preprocessor.num_classes = task.num_classes  # batch augments use it
-    data_root = osp.join(cfg.vtab_root, task.name)
-    for loader_key, split_key in LOADER_SPLITS:
-        loader = cfg.get(loader_key)
-        if not loader:
-            continue  # e.g. test-only configs
-        split = cfg[split_key]
+    set_num_classes(cfg, task.num_classes)
+
+    def split_list(split_key: str, split: str) -> str:
         if split not in SPLITS:
             raise ValueError(f'{split_key}={split!r} is not a VTAB-1k split; use one of '
                              f'{SPLITS}.')
@@ -58,24 +47,20 @@ def apply_vtab_task(cfg: Config) -> None:
                 f'{path} does not exist. Point vtab_root at the VTAB-1k folder that holds '
                 f'one sub-folder per task (--cfg-options vtab_root=/path/to/vtab-1k) and '
                 f'check it with `python tools/vtab/check_vtab.py /path/to/vtab-1k`.')
-        loader.dataset.data_root = data_root
-        loader.dataset.ann_file = osp.basename(path)
-        loader.setdefault('batch_size', cfg.batch_size)
+        return path
+
+    data_root = osp.join(cfg.vtab_root, task.name)
+    point_loaders(cfg, data_root, split_list, check_hint=(
+        f'`python tools/vtab/check_vtab.py {cfg.vtab_root} --tasks {task.name}`.'))
     print_log(f'VTAB-1k task {task.name} ({task.group}, {task.num_classes} classes) from '
               f'{data_root}: train={cfg.train_split}, val={cfg.val_split}, '
               f'test={cfg.test_split}', logger='current')
 
 
 @RUNNERS.register_module()
-class VtabRunner(Runner):
+class VtabRunner(ListBenchmarkRunner):
     """MMEngine's Runner, after :func:`apply_vtab_task` has resolved the task."""
 
-    #: The config variables it re-derives fields from (``--cfg-options`` may set them).
     resolved_variables = ('task', 'vtab_root', 'train_split', 'val_split', 'test_split',
                           'batch_size')
-
-    @classmethod
-    def from_cfg(cls, cfg: Config) -> 'VtabRunner':
-        """Resolve the VTAB task fields of ``cfg``, then build as ``Runner`` does."""
-        apply_vtab_task(cfg)
-        return super().from_cfg(cfg)
+    resolve = staticmethod(apply_vtab_task)

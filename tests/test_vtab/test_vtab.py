@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config
 
 from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group
+from mmseg_expres.protocols import runs
 
 from ..conftest import TINY_VIT
 from .vtab_data import make_vtab_task
@@ -238,7 +239,7 @@ def test_protocol_rerun_skips_finished_runs(protocol_run, monkeypatch, capsys):
     def no_runs(*args, **kwargs):
         raise AssertionError(f'finished run started again: {args}')
 
-    monkeypatch.setattr(protocol.subprocess, 'run', no_runs)
+    monkeypatch.setattr(runs.subprocess, 'run', no_runs)
     capsys.readouterr()
     protocol.main(argv)
     assert '...' not in capsys.readouterr().out

@@ -10,42 +10,17 @@ decodes; no training image has the same bytes as a test image. Every problem is
 reported, then the exit status is 1 if there were any (0 otherwise).
 """
 import argparse
-import hashlib
-import io
 import os.path as osp
 import sys
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmseg_expres.datasets.vtab import (SPLITS, VTAB_TASKS, ListEntry,
-                                        expected_size, get_task, list_file,
-                                        read_list_file)
+from mmseg_expres.datasets.list_checks import (check_images, examples, labels_outside,
+                                               repeated_paths, report, shared_paths)
+from mmseg_expres.datasets.list_files import ListEntry, read_list_file
+from mmseg_expres.datasets.vtab import (SPLITS, VTAB_TASKS, expected_size, get_task,
+                                        list_file)
 
-MAX_EXAMPLES = 5  # a fault that hits thousands of lines is reported once, with examples
-
-
-def _examples(items: Sequence[str]) -> str:
-    shown = ', '.join(items[:MAX_EXAMPLES])
-    return shown + (f', ... ({len(items)} in all)' if len(items) > MAX_EXAMPLES else '')
-
-
-def _image_digest(path: str, decode: bool) -> Tuple[Optional[str], Optional[str]]:
-    """(md5 of the file's bytes, error message); the digest is None if unreadable."""
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        return None, f'cannot read: {err.strerror or err}'
-    if decode:
-        from PIL import Image
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()  # full decode: verify() misses truncated JPEG data
-        except Exception as err:  # PIL raises many types for corrupt files
-            return None, f'cannot decode: {type(err).__name__}: {err}'
-    # md5 finds identical files, nothing more; it is not used for security.
-    return hashlib.md5(data, usedforsecurity=False).hexdigest(), None
+TRAIN_SPLITS = ('train800', 'val200', 'train800val200')
 
 
 def check_list_files(root: str, task: str) -> Tuple[Dict[str, List[ListEntry]], List[str]]:
@@ -64,65 +39,24 @@ def check_list_files(root: str, task: str) -> Tuple[Dict[str, List[ListEntry]], 
         want = expected_size(task, split)
         if len(entries) != want:
             problems.append(f'{path} has {len(entries)} entries, expected {want}')
-        out_of_range = [f'line {e.line_no}: {e.label}' for e in entries
-                        if not 0 <= e.label < info.num_classes]
-        if out_of_range:
-            problems.append(f'{path}: labels outside [0, {info.num_classes}) for {task}: '
-                            f'{_examples(out_of_range)}')
-        repeated = [p for p, n in Counter(e.path for e in entries).items() if n > 1]
+        problems += labels_outside(path, entries, info.num_classes, task)
+        repeated = repeated_paths(entries)
         if repeated:
-            problems.append(f'{path}: paths listed more than once: {_examples(repeated)}')
-    problems += _check_split_relations(root, task, splits)
-    return splits, problems
+            problems.append(f'{path}: paths listed more than once: {examples(repeated)}')
+    return splits, problems + _check_split_relations(root, task, splits)
 
 
 def _check_split_relations(root: str, task: str,
                            splits: Dict[str, List[ListEntry]]) -> List[str]:
-    problems = []
-    pairs = {s: {(e.path, e.label) for e in entries} for s, entries in splits.items()}
-    paths = {s: {e.path for e in entries} for s, entries in splits.items()}
-    if 'train800' in paths and 'val200' in paths:
-        both = sorted(paths['train800'] & paths['val200'])
-        if both:
-            problems.append(f'{osp.join(root, task)}: train800 and val200 share images: '
-                            f'{_examples(both)}')
-    if all(s in pairs for s in ('train800', 'val200', 'train800val200')):
-        if pairs['train800'] | pairs['val200'] != pairs['train800val200']:
-            problems.append(f'{osp.join(root, task)}: train800val200 is not train800 + '
-                            'val200 (paths or labels differ)')
-    if 'test' in paths:
-        for split in ('train800', 'val200', 'train800val200'):
-            both = sorted(paths.get(split, set()) & paths['test'])
-            if both:
-                problems.append(f'{osp.join(root, task)}: {split} and test list the same '
-                                f'paths: {_examples(both)}')
-    return problems
-
-
-def check_images(root: str, task: str, splits: Dict[str, List[ListEntry]], decode: bool,
-                 workers: int) -> List[str]:
-    """Check that every listed image exists and decodes; find train/test byte duplicates."""
     folder = osp.join(root, task)
-    listed = sorted({e.path for entries in splits.values() for e in entries})
-    if not decode:
-        missing = [p for p in listed if not osp.isfile(osp.join(folder, p))]
-        return [f'{folder}: missing images: {_examples(missing)}'] if missing else []
-    with ThreadPoolExecutor(max(1, workers)) as pool:  # PIL decodes without the GIL
-        results = dict(zip(listed, pool.map(
-            lambda p: _image_digest(osp.join(folder, p), True), listed)))
-    problems = []
-    unreadable = [f'{p} ({err})' for p, (_, err) in results.items() if err]
-    if unreadable:
-        problems.append(f'{folder}: missing or unreadable images: {_examples(unreadable)}')
-    test_digests = {results[e.path][0]: e.path for e in splits.get('test', [])
-                    if results[e.path][0]}
-    train = {e.path for s in ('train800', 'val200', 'train800val200')
-             for e in splits.get(s, [])}
-    same = sorted(f'{p} = test {test_digests[results[p][0]]}' for p in train
-                  if results[p][0] in test_digests and test_digests[results[p][0]] != p)
-    if same:
-        problems.append(f'{folder}: training images identical to test images: '
-                        f'{_examples(same)}')
+    problems = shared_paths(folder, 'train800', 'val200', splits)
+    if all(s in splits for s in TRAIN_SPLITS):
+        pairs = {s: {(e.path, e.label) for e in splits[s]} for s in TRAIN_SPLITS}
+        if pairs['train800'] | pairs['val200'] != pairs['train800val200']:
+            problems.append(f'{folder}: train800val200 is not train800 + val200 (paths or '
+                            'labels differ)')
+    for split in TRAIN_SPLITS:
+        problems += shared_paths(folder, split, 'test', splits)
     return problems
 
 
@@ -133,7 +67,7 @@ def check_task(root: str, task: str, decode: bool = True, workers: int = 8) -> L
         return [f'{folder} is missing: expected one folder per task with train800.txt, '
                 'val200.txt, train800val200.txt and test.txt']
     splits, problems = check_list_files(root, task)
-    return problems + check_images(root, task, splits, decode, workers)
+    return problems + check_images(folder, splits, TRAIN_SPLITS, decode, workers)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -155,16 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not osp.isdir(args.root):
         print(f'VTAB-1k root {args.root!r} does not exist.')
         return 1
-    total = 0
-    for task in args.tasks:
-        problems = check_task(args.root, task, decode=not args.fast, workers=args.workers)
-        total += len(problems)
-        print(f'{task}: ' + ('ok' if not problems else f'{len(problems)} problem(s)'))
-        for problem in problems:
-            print(f'  - {problem}')
-    print(f'{total} problem(s) in {len(args.tasks)} task(s).' if total else
-          f'All {len(args.tasks)} task(s) look right.')
-    return 1 if total else 0
+    return report(args.tasks, lambda task: (check_task(
+        args.root, task, decode=not args.fast, workers=args.workers), []), 'task')
 
 
 if __name__ == '__main__':

@@ -22,25 +22,20 @@ recorded as usual. lr values are VPT's grid units, scaled by batch/256
 through the config's ``auto_scale_lr``.
 """
 import argparse
-import glob
-import json
-import os
 import os.path as osp
-import shlex
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from mmseg_expres.datasets.vtab import VTAB_TASKS, get_task
+from mmseg_expres.protocols.runs import (Launcher, ResultsFile, add_launch_arguments,
+                                         check_launch_arguments, drop_checkpoints)
 
 REPO = Path(__file__).resolve().parents[2]
 
 VPT_LRS = (50.0, 25.0, 10.0, 5.0, 2.5, 1.0, 0.5, 0.25, 0.1, 0.05)
 VPT_WDS = (0.01, 0.001, 0.0001, 0.0)
 PAPER_SEEDS = (42, 44, 82, 100, 800)
-METRIC = 'accuracy/top1'
 
 
 def run_name(lr: float, wd: float, seed: Optional[int] = None) -> str:
@@ -62,22 +57,6 @@ def select_best(grid: Dict[str, dict]) -> dict:
     return max(grid.values(), key=lambda r: (r['val_top1'], -r['lr'], -r['wd']))
 
 
-def read_final_metric(run_dir: str) -> Optional[float]:
-    """The last ``accuracy/top1`` the run logged, or None if it has not validated yet.
-
-    MMEngine's LocalVisBackend appends one JSON line per log step to
-    ``<run_dir>/<timestamp>/vis_data/scalars.json``; a resumed run adds a new timestamp.
-    """
-    value = None
-    for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path, encoding='utf-8') as f:
-            for line in f:
-                record = json.loads(line)
-                if METRIC in record:
-                    value = float(record[METRIC])
-    return value
-
-
 class Protocol:
     """Builds, runs and records the grid and final runs of the VTAB-1k protocol.
 
@@ -87,33 +66,9 @@ class Protocol:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.results_path = args.results or osp.join(args.work_dir, 'results.json')
-        self.results = self._load_results()
-
-    # ------------------------------------------------------------- results file
-    def _settings(self) -> dict:
-        return dict(config=osp.abspath(self.args.config), vtab_root=osp.abspath(
-            self.args.vtab_root), cfg_options=list(self.args.cfg_options))
-
-    def _load_results(self) -> dict:
-        if not osp.isfile(self.results_path):
-            return dict(settings=self._settings(), tasks={})
-        with open(self.results_path, encoding='utf-8') as f:
-            results = json.load(f)
-        if results.get('settings') != self._settings():
-            raise SystemExit(
-                f'{self.results_path} was written with other settings:\n'
-                f'  then: {results.get("settings")}\n  now:  {self._settings()}\n'
-                'Finished runs would not be comparable. Use another --work-dir (or '
-                '--results), or rerun with the same config, root and --cfg-options.')
-        return results
-
-    def _save(self) -> None:
-        os.makedirs(osp.dirname(osp.abspath(self.results_path)), exist_ok=True)
-        tmp = self.results_path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(self.results, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.results_path)  # a crash never leaves half a file
+        self.file = ResultsFile.of_protocol(args, 'vtab_root', args.vtab_root, dict(tasks={}))
+        self.results = self.file.data
+        self.launcher = Launcher(args, REPO / 'tools')
 
     def _task_results(self, task: str) -> dict:
         entry = self.results['tasks'].setdefault(task, {})
@@ -121,65 +76,9 @@ class Protocol:
         entry.setdefault('final', {})
         return entry
 
-    # ---------------------------------------------------------------- commands
-    def command(self, task: str, run_dir: str, options: List[str]) -> List[str]:
-        """The command line of one run: ``tools/train.py``, or the repo's launch scripts.
-
-        ``pytorch`` runs ``tools/dist_train.sh`` (torchrun, ``--gpus`` processes) and
-        ``slurm`` runs ``tools/slurm_train.sh`` (srun, ``--gpus`` tasks on
-        ``--partition``); both pass the options through to ``tools/train.py``.
-        """
-        train_args = []
-        if osp.isfile(osp.join(run_dir, 'last_checkpoint')):
-            train_args.append('--resume')  # an interrupted run continues where it stopped
-        train_args += ['--cfg-options', f'task={task}', f'vtab_root={self.args.vtab_root}',
-                       *options, *self.args.cfg_options]
-        tools = REPO / 'tools'
-        gpus = str(self.args.gpus)
-        if self.args.launcher == 'pytorch':
-            return ['env', f'PORT={self.args.port}', 'bash', str(tools / 'dist_train.sh'),
-                    self.args.config, gpus, '--work-dir', run_dir, *train_args]
-        if self.args.launcher == 'slurm':
-            return ['env', f'GPUS={gpus}', f'GPUS_PER_NODE={min(self.args.gpus, 8)}',
-                    'bash', str(tools / 'slurm_train.sh'), self.args.partition,
-                    f'vtab_{task}', self.args.config, run_dir, *train_args]
-        return [sys.executable, str(tools / 'train.py'), self.args.config, '--work-dir',
-                run_dir, *train_args]
-
     def _run(self, task: str, run_dir: str, options: List[str]) -> Optional[float]:
-        """Run (or, with --dry-run, print) one training run; return its final top-1."""
-        metric = read_final_metric(run_dir)
-        if metric is not None:
-            return metric  # finished earlier but not recorded (e.g. killed right after)
-        cmd = self.command(task, run_dir, options)
-        if self.args.dry_run:
-            print(shlex.join(cmd))
-            return None
-        os.makedirs(run_dir, exist_ok=True)
-        log_path = osp.join(run_dir, 'protocol.log')
-        print(f'[{task}] {osp.relpath(run_dir, self.args.work_dir)} ...', flush=True)
-        with open(log_path, 'w', encoding='utf-8') as log:
-            status = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-        if status.returncode != 0:
-            with open(log_path, encoding='utf-8') as f:
-                tail = ''.join(f.readlines()[-30:])
-            raise RuntimeError(f'Run failed (exit {status.returncode}); full log: '
-                               f'{log_path}\n{tail}\nCommand: {shlex.join(cmd)}')
-        metric = read_final_metric(run_dir)
-        if metric is None:
-            raise RuntimeError(f'{run_dir} finished without logging {METRIC}: the run '
-                               'must validate after its last epoch (train_cfg.val_interval '
-                               'must divide train_cfg.max_epochs).')
-        return metric
-
-    def _drop_checkpoints(self, run_dir: str) -> None:
-        # 40 grid runs x 19 tasks: only their accuracy is needed once they have finished.
-        if self.args.keep_grid_checkpoints:
-            return
-        for path in glob.glob(osp.join(run_dir, '*.pth')) + [
-                osp.join(run_dir, 'last_checkpoint')]:
-            if osp.isfile(path):
-                os.remove(path)
+        return self.launcher.run(f'vtab_{task}', run_dir, [
+            f'task={task}', f'vtab_root={self.args.vtab_root}', *options])
 
     # ------------------------------------------------------------------ phases
     def run_grid(self, task: str) -> bool:
@@ -198,8 +97,10 @@ class Protocol:
                     done = False
                     continue
                 entry['grid'][name] = dict(lr=lr, wd=wd, val_top1=metric)
-                self._save()
-                self._drop_checkpoints(run_dir)
+                self.file.save()
+                # 40 grid runs x 19 tasks: only their accuracy is needed once finished.
+                if not self.args.keep_grid_checkpoints:
+                    drop_checkpoints(run_dir)
         return done
 
     def run_final(self, task: str) -> None:
@@ -219,14 +120,14 @@ class Protocol:
             if metric is not None:
                 entry['final'][name] = dict(lr=best['lr'], wd=best['wd'], seed=seed,
                                             test_top1=metric)
-                self._save()
+                self.file.save()
         tests = [entry['final'][run_name(best['lr'], best['wd'], s)]['test_top1']
                  for s in self.args.seeds
                  if run_name(best['lr'], best['wd'], s) in entry['final']]
         if len(tests) == len(self.args.seeds):
             entry['test_top1_mean'] = statistics.fmean(tests)
             entry['test_top1_std'] = statistics.pstdev(tests)
-            self._save()
+            self.file.save()
 
     def run(self) -> None:
         """All phases for every requested task."""
@@ -237,8 +138,8 @@ class Protocol:
                 print(f'# {task}: final runs depend on the grid; run again once the grid '
                       'commands above have finished.')
         if not self.args.dry_run:
-            print(f'Results: {self.results_path}  (summary: python tools/vtab/aggregate.py '
-                  f'{self.results_path})')
+            print(f'Results: {self.file.path}  (summary: python tools/vtab/aggregate.py '
+                  f'{self.file.path})')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -248,36 +149,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='VTAB-1k folder (check it first: tools/vtab/check_vtab.py)')
     parser.add_argument('--tasks', nargs='+', required=True, metavar='TASK',
                         help=f'task names or "all": {", ".join(VTAB_TASKS)}')
-    parser.add_argument('--work-dir', default='work_dirs/vtab_protocol')
-    parser.add_argument('--results', help='results JSON (default: <work-dir>/results.json)')
-    parser.add_argument('--config', default=str(REPO / 'configs' / 'expres' / 'expres_vit-b16_1xb128-100e_vtab1k.py'))
     parser.add_argument('--lrs', nargs='+', default=VPT_LRS, type=float,
                         help="base lrs (x batch/256); default VPT's grid")
     parser.add_argument('--wds', nargs='+', default=VPT_WDS, type=float,
                         help="weight decays; default VPT's grid")
     parser.add_argument('--seeds', nargs='+', default=PAPER_SEEDS, type=int,
                         help='final-run seeds; the first also seeds the grid runs')
-    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                        help='passed to every run, e.g. model.backbone.pretrained=...')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='none: tools/train.py, one process per run; pytorch: '
-                        'tools/dist_train.sh with --gpus processes; slurm: '
-                        'tools/slurm_train.sh with --gpus tasks on --partition')
-    parser.add_argument('--gpus', type=int, default=1,
-                        help='GPUs per run (pytorch, slurm); the config\'s batch_size is '
-                        'per GPU, auto_scale_lr scales lr by the total batch')
-    parser.add_argument('--port', type=int, default=29500, help='master port (pytorch)')
-    parser.add_argument('--partition', help='Slurm partition (--launcher slurm)')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='print the commands still to run and start nothing (runs '
-                        'that have finished meanwhile are recorded)')
     parser.add_argument('--keep-grid-checkpoints', action='store_true',
                         help='keep the checkpoints of finished grid runs (deleted by '
                         'default: 40 runs per task)')
+    add_launch_arguments(parser, str(REPO / 'configs' / 'expres' /
+                                     'expres_vit-b16_1xb128-100e_vtab1k.py'),
+                         'work_dirs/vtab_protocol')
     args = parser.parse_args(argv)
     args.tasks = list(VTAB_TASKS) if args.tasks == ['all'] else args.tasks
-    if args.launcher == 'slurm' and not args.partition:
-        parser.error('--launcher slurm needs --partition PARTITION.')
+    check_launch_arguments(parser, args)
     for task in args.tasks:
         try:
             get_task(task)

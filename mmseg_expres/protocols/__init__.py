@@ -1,0 +1,1 @@
+"""What the benchmark protocol tools (tools/vtab/, tools/fewshot/) share."""
