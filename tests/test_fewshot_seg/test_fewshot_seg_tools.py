@@ -1,0 +1,74 @@
+"""The few-shot segmentation tools as a user runs them: the demo's config and data."""
+import json
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ..test_tools.seg_runs import REPO, run_tool, tool
+
+CONFIG = str(REPO / 'configs' / 'demo' / 'expres_vit-demo_proto_1xb4-400it_pascal5i-480x480.py')
+
+
+@pytest.fixture(scope='module')
+def folds_run(tmp_path_factory):
+    """tools/fewshot_seg/run_folds.py on fold 0, 1 and 2 shots: one training, two tests."""
+    tmp = tmp_path_factory.mktemp('fss')
+    run_tool([tool('fewshot_seg/make_demo_data.py'), '--out', str(tmp), '--num-train', '40',
+              '--num-val', '60', '--size', '32'])
+    voc = str(tmp / 'VOCdevkit' / 'VOC2012')
+    options = [f'data_root={voc}', f'model.backbone.pretrained={tmp / "vit_demo.pth"}',
+               'min_pixels=1', 'num_episodes=6', 'train_cfg.max_iters=2',
+               'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
+    work = str(tmp / 'work')
+    args = [tool('fewshot_seg/run_folds.py'), '--config', CONFIG, '--work-dir', work,
+            '--folds', '0', '--shots', '1', '2', '--cfg-options', *options]
+    return dict(voc=voc, config=CONFIG, options=options, work=work, args=args,
+                first=run_tool(args))
+
+
+def test_run_folds_trains_once_tests_each_shot_and_prints_the_table(folds_run):
+    work = folds_run['work']
+    results = json.load(open(osp.join(work, 'results.json')))
+    assert sorted(results['runs']) == ['fold0/shot1', 'fold0/shot2']
+    assert all(r['episodes'] == 6 for r in results['runs'].values())
+    dumped = open(osp.join(work, 'fold0', 'test_shot2', osp.basename(CONFIG))).read()
+    assert 'shot=2' in dumped and 'fold=0' in dumped  # --cfg-options reached the test run
+    table = folds_run['first'].stdout
+    miou = results['runs']['fold0/shot2']['mIoU']
+    assert re.search(rf'\| 2-shot \| {miou:.1f} \| {miou:.1f} \| ', table)
+
+
+def test_run_folds_resumes_without_running_again(folds_run):
+    before = osp.getmtime(osp.join(folds_run['work'], 'fold0', 'protocol.log'))
+    again = run_tool(folds_run['args'])
+    assert osp.getmtime(osp.join(folds_run['work'], 'fold0', 'protocol.log')) == before
+    assert again.stdout.splitlines()[-2:] == folds_run['first'].stdout.splitlines()[-2:]
+
+
+def test_segment_tool_writes_the_picture_and_the_mask(folds_run, tmp_path):
+    voc, work = folds_run['voc'], folds_run['work']
+    checkpoint = json.load(open(osp.join(work, 'results.json')))['checkpoints']['0']
+    image = osp.join(voc, 'JPEGImages', '{}.jpg')
+    out = str(tmp_path / 'result.png')
+    run_tool([tool('fewshot_seg/segment.py'), folds_run['config'], checkpoint,
+              '--query', image.format('2011_000000'), '--supports', image.format('2011_000020'),
+              '--masks', osp.join(voc, 'SegmentationClassAug', '2011_000020.png'),
+              '--class-id', '1', '--out', out, '--cfg-options', folds_run['options'][1]])
+    assert np.asarray(Image.open(out)).shape == (32, 32, 3)
+    assert set(np.unique(np.asarray(Image.open(str(tmp_path / 'result_mask.png'))))) <= {0, 1}
+    bad = run_tool([tool('fewshot_seg/segment.py'), folds_run['config'], checkpoint,
+                    '--query', image.format('2011_000000'), '--supports',
+                    image.format('2011_000020'), '--masks'] + ['m.png'] * 2, check=False)
+    assert bad.returncode != 0 and 'No such file: m.png' in bad.stderr
+
+
+def test_benchmark_reports_episodes_per_second(folds_run):
+    result = run_tool([tool('fewshot_seg/benchmark.py'), folds_run['config'], '--steps', '1',
+                       '--batch', '2', '--random-weights'])  # the demo's ViT is small
+    rows = [r for r in result.stdout.splitlines() if r.startswith(f'| {folds_run["config"]}')]
+    assert [r.split(' | ')[1] for r in rows] == ['test 1-shot', 'test 5-shot',
+                                                 'train step (2 x 1-shot)']
+    assert all(float(r.split(' | ')[2]) > 0 for r in rows)

@@ -1,0 +1,61 @@
+"""Segment a new class in a query image from a few annotated support images.
+
+    python tools/fewshot_seg/segment.py CONFIG CHECKPOINT --query QUERY.jpg \\
+        --supports S1.jpg [S2.jpg ...] --masks M1.png [M2.png ...] [--class-id C] \\
+        [--out query_mask.png] [--cfg-options model.backbone.pretrained=PATH]
+
+Writes the picture (the query with the predicted class tinted red) to ``--out`` and the
+binary mask (0/1 PNG) next to it as ``<out>_mask.png``. The masks mark the class with
+any value but 0 and 255 (255 = unknown), or with ``--class-id`` in label maps.
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmcv
+import numpy as np
+from mmengine.config import Config, DictAction
+
+from mmseg_expres.apis import fewshot_segment, init_model
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The BGR image with the mask's pixels blended towards red."""
+    out = image.astype(np.float32)
+    out[mask == 1] = (1 - alpha) * out[mask == 1] + alpha * np.array([0, 0, 255])
+    return out.astype(np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--query', required=True)
+    parser.add_argument('--supports', nargs='+', required=True)
+    parser.add_argument('--masks', nargs='+', required=True)
+    parser.add_argument('--class-id', type=int, help="the class's value in the masks")
+    parser.add_argument('--out', default='fewshot_seg_result.png')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='e.g. model.backbone.pretrained=PATH')
+    args = parser.parse_args()
+    for path in [args.config, args.checkpoint, args.query, *args.supports, *args.masks]:
+        if not osp.isfile(path):
+            raise SystemExit(f'No such file: {path}')
+    if len(args.supports) != len(args.masks):
+        raise SystemExit(f'{len(args.supports)} support images but {len(args.masks)} masks: '
+                         'give one mask per support image, in the same order.')
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    model = init_model(cfg, args.checkpoint, device=args.device)
+    mask = fewshot_segment(model, args.query, args.supports, args.masks, args.class_id)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    mmcv.imwrite(overlay(mmcv.imread(args.query), mask), args.out)
+    mask_path = osp.splitext(args.out)[0] + '_mask.png'
+    mmcv.imwrite(mask, mask_path)
+    print(f'{int(mask.sum())} of {mask.size} pixels are the class; picture: {args.out}, '
+          f'mask: {mask_path}')
+
+
+if __name__ == '__main__':
+    main()
