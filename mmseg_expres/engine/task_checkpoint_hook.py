@@ -1,15 +1,10 @@
 """Save small task checkpoints: trainable parameters, heads and buffers, no frozen ViT."""
-from typing import Dict, List, Set
+from typing import Dict, Set
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import nn
-
-
-def frozen_prefixes(model: nn.Module) -> List[str]:
-    """State-dict prefixes of frozen ViTs inside ``model`` (e.g. ``backbone.vit.``)."""
-    return list(_frozen_vits(model))
 
 
 def _frozen_vits(model: nn.Module) -> Dict[str, Set[str]]:

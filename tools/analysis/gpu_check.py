@@ -134,22 +134,22 @@ def check_parity(device: torch.device, size: str,
 
 # ---------------------------------------------------------------------------- amp
 def _demo_segmentor(size: str, device: torch.device) -> torch.nn.Module:
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import MODELS
+    """The demo config's model, random weights, in train mode; ``tiny``: the tiny ViT."""
+    from mmengine.model import revert_sync_batchnorm
 
-    from mmseg_expres.apis.runner_setup import _sync_bn_to_bn
-    cfg = Config.fromfile(str(DEMO_CONFIG)).model.to_dict()
-    _sync_bn_to_bn(cfg)  # one process
-    cfg['backbone'].update(pretrained=None)
+    from mmseg_expres.apis import init_model
+    cfg = Config.fromfile(str(DEMO_CONFIG))
+    model = cfg.model
+    model.backbone.pretrained = None
     if size == 'tiny':
         width = TINY['vit_cfg']['embed_dim']
-        cfg['backbone'].update(TINY, out_indices=(0, 1, 2, 3))
-        cfg['data_preprocessor']['size'] = (TINY['img_size'],) * 2
-        cfg['neck'].update(in_channels=[width] * 4, out_channels=width)
-        cfg['decode_head'].update(in_channels=[width] * 4, channels=16)
-        cfg['auxiliary_head'].update(in_channels=width, channels=8)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        return MODELS.build(cfg).to(device)
+        model.backbone.update(TINY, out_indices=(0, 1, 2, 3))
+        model.data_preprocessor.size = (TINY['img_size'],) * 2
+        model.neck.update(in_channels=[width] * 4, out_channels=width)
+        model.decode_head.update(in_channels=[width] * 4, channels=16)
+        model.auxiliary_head.update(in_channels=width, channels=8)
+    # one process: SyncBN as BN, as MMEngine's runner does
+    return revert_sync_batchnorm(init_model(cfg, device=str(device))).train()
 
 
 def _segmentation_batch(model: torch.nn.Module, batch: int = 2) -> dict:
