@@ -15,7 +15,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
-from mmseg_expres.datasets.synthetic import make_ade20k
+from mmseg_expres.datasets.demo_data.segmentation import make_ade20k
 from mmseg_expres.models.backbones import create_timm_vit
 
 DEMO_CONFIG = 'configs/demo/expres_vit-demo_upernet_1xb4-300it_ade20k-128x128.py'

@@ -4,8 +4,7 @@
 # epochs and a cosine decay over 100, task checkpoints. A benchmark's base adds its data,
 # optimiser and runner; that runner sets the class count from the task or data set.
 custom_imports = dict(
-    imports=['mmseg_expres.models', 'mmseg_expres.datasets.vtab_runner',
-             'mmseg_expres.datasets.fewshot_runner', 'mmseg_expres.engine'],
+    imports=['mmseg_expres.models', 'mmseg_expres.engine'],
     allow_failed_imports=False)
 
 img_size = 224

@@ -9,8 +9,7 @@
 _base_ = ['./models/expres_vit-b16.py']
 custom_imports = dict(imports=[
     'mmseg_expres.models', 'mmseg_expres.engine', 'mmseg_expres.datasets',
-    'mmseg_expres.models.fewshot_seg', 'mmseg_expres.datasets.fewshot_seg_dataset',
-    'mmseg_expres.datasets.fewshot_seg_runner', 'mmseg_expres.evaluation'],
+    'mmseg_expres.models.fewshot_seg', 'mmseg_expres.evaluation'],
     allow_failed_imports=False)
 runner_type = 'FewShotSegRunner'
 

@@ -14,7 +14,7 @@ _base_ = ['mmpretrain::_base_/default_runtime.py', './expres_cls.py']
 runner_type = 'FewShotRunner'
 
 fewshot_root = 'data/few-shot'
-dataset = 'oxford-pets'  # any name in mmseg_expres.datasets.fewshot.FEWSHOT_DATASETS
+dataset = 'oxford-pets'  # any name in mmseg_expres.datasets.fgvc_fewshot.benchmark.FEWSHOT_DATASETS
 shot = 1  # images per class: 1, 2, 4, 8 or 16 with NOAH's lists
 seed = 0  # which list of that shot: 0, 1 or 2 with NOAH's lists
 train_split = 'shots'  # the list of `shot` and `seed`

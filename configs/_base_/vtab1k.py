@@ -11,7 +11,7 @@ _base_ = ['mmpretrain::_base_/default_runtime.py', './expres_cls.py']
 runner_type = 'VtabRunner'
 
 vtab_root = 'data/vtab-1k'
-task = 'caltech101'  # any name in mmseg_expres.datasets.vtab.VTAB_TASKS
+task = 'caltech101'  # any name in mmseg_expres.datasets.vtab.benchmark.VTAB_TASKS
 train_split = 'train800val200'  # protocol: 'train800' for the lr x wd selection
 val_split = 'val200'
 test_split = 'test'

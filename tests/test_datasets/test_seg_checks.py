@@ -6,7 +6,7 @@ from PIL import Image
 from mmseg_expres.datasets import (BadSampleError, CheckedLoadAnnotations,
                                    CheckedLoadImageFromFile, DatasetLayoutError,
                                    check_seg_layout)
-from mmseg_expres.datasets.synthetic import make_ade20k
+from mmseg_expres.datasets.demo_data.segmentation import make_ade20k
 
 
 def _ann_results(path: str) -> dict:

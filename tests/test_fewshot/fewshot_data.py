@@ -3,10 +3,10 @@ import importlib.util
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from mmseg_expres.datasets.fewshot import list_file
-from mmseg_expres.datasets.fewshot_sampling import draw_shots
-from mmseg_expres.datasets.list_files import ListEntry, write_list_file
-from mmseg_expres.datasets.synthetic_fewshot import make_fewshot_dataset
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import list_file
+from mmseg_expres.datasets.fgvc_fewshot.sampling import draw_shots
+from mmseg_expres.datasets.lists.files import ListEntry, write_list_file
+from mmseg_expres.datasets.demo_data.fgvc_fewshot import make_fewshot_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = str(REPO / 'configs' / 'demo' / 'expres_vit-demo_1xb4-100e_fgvc-fewshot.py')

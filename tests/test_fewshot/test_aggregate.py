@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mmseg_expres.datasets.fewshot import FEWSHOT_DATASETS
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import FEWSHOT_DATASETS
 
 from .fewshot_data import load_tool
 

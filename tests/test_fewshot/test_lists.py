@@ -1,10 +1,10 @@
 """The benchmark's table, NOAH's list names, drawing K-shot lists and the list tool."""
 import pytest
 
-from mmseg_expres.datasets.fewshot import (FEWSHOT_DATASETS, describe_shot_lists,
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import (FEWSHOT_DATASETS, describe_shot_lists,
                                            find_shot_lists, get_dataset, list_file)
-from mmseg_expres.datasets.fewshot_sampling import TooFewImagesError, draw_shots
-from mmseg_expres.datasets.list_files import ListEntry, read_list_file, write_list_file
+from mmseg_expres.datasets.fgvc_fewshot.sampling import TooFewImagesError, draw_shots
+from mmseg_expres.datasets.lists.files import ListEntry, read_list_file, write_list_file
 
 from .fewshot_data import load_tool
 

@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 
 from mmseg_expres.apis import load_run_config
 from mmseg_expres.apis.runner_setup import check_variable_overrides
-from mmseg_expres.datasets.fewshot_runner import apply_fewshot_split
+from mmseg_expres.engine.runners.fgvc_fewshot import apply_fewshot_split
 
 from .fewshot_data import DEMO_CONFIG, REPO, make_folder
 

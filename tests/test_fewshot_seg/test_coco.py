@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_expres.datasets.fewshot_seg_dataset import FewShotSegDataset
-from mmseg_expres.datasets.fewshot_seg_splits import COCO_CATEGORY_IDS
-from mmseg_expres.datasets.synthetic_fewshot_seg import make_coco
+from mmseg_expres.datasets.fewshot_seg.dataset import FewShotSegDataset
+from mmseg_expres.datasets.fewshot_seg.splits import COCO_CATEGORY_IDS
+from mmseg_expres.datasets.demo_data.fewshot_seg import make_coco
 
 from ..test_tools.seg_runs import run_tool, tool
 

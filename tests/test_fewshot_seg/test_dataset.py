@@ -8,10 +8,10 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmseg_expres.apis.runner_setup import check_variable_overrides
-from mmseg_expres.datasets.fewshot_seg_dataset import (EpisodeBinaryMask, FewShotSegDataset,
+from mmseg_expres.datasets.fewshot_seg.dataset import (EpisodeBinaryMask, FewShotSegDataset,
                                                        episode_names)
-from mmseg_expres.datasets.fewshot_seg_runner import apply_fold_and_shot
-from mmseg_expres.datasets.synthetic_fewshot_seg import make_pascal
+from mmseg_expres.engine.runners.fewshot_seg import apply_fold_and_shot
+from mmseg_expres.datasets.demo_data.fewshot_seg import make_pascal
 
 from ..test_tools.seg_runs import REPO
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_expres.datasets.fewshot_seg_episodes import (cached_class_index,
+from mmseg_expres.datasets.fewshot_seg.episodes import (cached_class_index,
                                                         check_enough_images, count_classes,
                                                         images_per_class, read_names,
                                                         sample_episodes)

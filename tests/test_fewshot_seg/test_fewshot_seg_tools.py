@@ -63,12 +63,3 @@ def test_segment_tool_writes_the_picture_and_the_mask(folds_run, tmp_path):
                     '--query', image.format('2011_000000'), '--supports',
                     image.format('2011_000020'), '--masks'] + ['m.png'] * 2, check=False)
     assert bad.returncode != 0 and 'No such file: m.png' in bad.stderr
-
-
-def test_benchmark_reports_episodes_per_second(folds_run):
-    result = run_tool([tool('fewshot_seg/benchmark.py'), folds_run['config'], '--steps', '1',
-                       '--batch', '2', '--random-weights'])  # the demo's ViT is small
-    rows = [r for r in result.stdout.splitlines() if r.startswith(f'| {folds_run["config"]}')]
-    assert [r.split(' | ')[1] for r in rows] == ['test 1-shot', 'test 5-shot',
-                                                 'train step (2 x 1-shot)']
-    assert all(float(r.split(' | ')[2]) > 0 for r in rows)

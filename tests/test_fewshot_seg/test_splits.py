@@ -1,7 +1,7 @@
 """PASCAL-5i / COCO-20i fold splits against the conventions, written out by hand."""
 import pytest
 
-from mmseg_expres.datasets.fewshot_seg_splits import (COCO_CATEGORY_IDS, base_classes,
+from mmseg_expres.datasets.fewshot_seg.splits import (COCO_CATEGORY_IDS, base_classes,
                                                       get_benchmark, novel_classes)
 
 

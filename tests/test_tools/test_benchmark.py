@@ -17,16 +17,21 @@ ROWS = {
 }
 
 
-def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
+def run_quick(tmp_path, *args: str):
+    """Run the tool with --quick on the CPU; return its stdout and its JSON report."""
     out = tmp_path / 'bench.json'
     result = subprocess.run(
         [sys.executable, str(ROOT / 'tools' / 'analysis' / 'benchmark.py'), '--quick',
-         '--device', 'cpu', '--json', str(out)],
+         '--device', 'cpu', *args, '--json', str(out)],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    table_rows = {line.split('|')[1].strip() for line in result.stdout.splitlines()
+    return result.stdout, json.loads(out.read_text())
+
+
+def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
+    stdout, report = run_quick(tmp_path)
+    table_rows = {line.split('|')[1].strip() for line in stdout.splitlines()
                   if line.startswith('| ')}
-    report = json.loads(out.read_text())
     for section, rows in ROWS.items():
         assert set(report['sections'][section]) == set(rows), section
         for row in rows:
@@ -38,20 +43,36 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
     assert report['sections']['cls']['VPT-deep (K=4)']['trainable'] == 4 * 32 * 4
     assert report['sections']['cls']['linear probe']['trainable'] == 0
     # the UperNet AMP targets are GPU targets: checked on CUDA runs only
-    assert len(report['targets']) == 6 and 'Targets' in result.stdout
+    assert len(report['targets']) == 6 and 'Targets' in stdout
     seg = report['sections']['seg']
     assert seg['EXPRES full']['trainable'] == seg['EXPRES one-way']['trainable'] > 0
 
 
 def test_quick_setr_section_times_vpts_protocol_model(tmp_path):
     """The SETR-PUP section (VPT's ADE20K model) runs the same cases on mmseg's config."""
-    out = tmp_path / 'bench.json'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools' / 'analysis' / 'benchmark.py'), '--quick',
-         '--device', 'cpu', '--sections', 'setr', '--json', str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    setr = json.loads(out.read_text())['sections']['setr']
+    _, report = run_quick(tmp_path, '--sections', 'setr')
+    setr = report['sections']['setr']
     assert set(setr) == set(ROWS['seg'])
     assert setr['EXPRES full']['trainable'] == 5 * 32 * (1 + 5 * 4)
     assert setr['mmseg ViT fine-tuning']['trainable'] > setr['EXPRES full']['trainable']
+
+
+def test_quick_fewshot_seg_section_times_every_method_and_shot(tmp_path):
+    """Episodes/s and memory of the PASCAL-5i configs' models: test shots and a meta step."""
+    stdout, report = run_quick(tmp_path, '--sections', 'fewshot_seg')
+    sections = report['sections']
+    kinds = ['fewshot_seg test 1-shot', 'fewshot_seg test 5-shot',
+             'fewshot_seg meta-training step (2 x 1-shot)']
+    assert sorted(sections) == sorted(kinds)
+    methods = ['EXPRES', 'frozen ViT (head only)', 'VPT-deep', 'fine-tuning']
+    for kind in kinds:
+        assert list(sections[kind]) == methods, kind
+        for entry in sections[kind].values():
+            assert entry['median_s'] > 0 and entry['peak_mb'] > 0
+    assert 'episodes/s' in stdout
+    step = sections[kinds[2]]
+    # trainable backbone tensors: EXPRES K=4 tokens + residuals on the tiny ViT, none
+    # for the frozen ViT, every ViT weight for fine-tuning
+    assert step['EXPRES']['trainable'] == 4 * 32 * (1 + 5 * 4)
+    assert step['frozen ViT (head only)']['trainable'] == 0
+    assert step['fine-tuning']['trainable'] > step['VPT-deep']['trainable'] > 0

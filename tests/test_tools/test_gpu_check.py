@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from mmseg_expres.datasets.synthetic import make_ade20k
+from mmseg_expres.datasets.demo_data.segmentation import make_ade20k
 
 from .seg_runs import REPO, run_tool, tool, write_tiny_config, write_tiny_vit
 

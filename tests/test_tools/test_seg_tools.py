@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from mmseg_expres.datasets.synthetic import make_ade20k, make_cityscapes
+from mmseg_expres.datasets.demo_data.segmentation import make_ade20k, make_cityscapes
 
 from .seg_runs import run_tool, tool, write_tiny_config, write_tiny_vit
 

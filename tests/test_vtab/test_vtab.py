@@ -16,7 +16,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group
+from mmseg_expres.datasets.vtab.benchmark import GROUPS, VTAB_TASKS, tasks_in_group
 from mmseg_expres.protocols import runs
 
 from ..conftest import TINY_VIT
@@ -74,7 +74,7 @@ def test_task_table_matches_vpt():
 
 
 def test_runner_resolution_fails_loudly_on_a_wrong_root_or_task(tmp_path):
-    from mmseg_expres.datasets.vtab_runner import apply_vtab_task
+    from mmseg_expres.engine.runners.vtab import apply_vtab_task
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(dict(task='kitti', vtab_root=str(tmp_path)))
     with pytest.raises(FileNotFoundError, match='check_vtab.py'):

@@ -6,7 +6,7 @@ from typing import Dict, Optional
 import numpy as np
 from PIL import Image
 
-from mmseg_expres.datasets.vtab import SPLITS, expected_size, get_task
+from mmseg_expres.datasets.vtab.benchmark import SPLITS, expected_size, get_task
 
 
 def make_vtab_task(root: str, task: str, sizes: Optional[Dict[str, int]] = None,

@@ -13,6 +13,10 @@ Sections:
 * ``setr``: the same cases on mmseg's ViT-L/16 SETR-PUP ADE20K model (VPT's ADE20K
   protocol), opt-in.
 * ``--arch``: the timm ViT of ``cls`` and ``infer`` (e.g. ``vit_base_patch14_dinov2``).
+* ``fewshot_seg``: episodes/s and extra memory of EXPRES, the frozen ViT (head only),
+  VPT-deep and fine-tuning with the prototype-matching head of the PASCAL-5i configs:
+  test episodes of each ``--fewshot-shots`` and a meta-training step
+  (``bench_fewshot_seg``), opt-in.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
@@ -60,13 +64,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sections', nargs='+', default=['cls', 'infer', 'seg'],
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
-                        choices=['cls', 'infer', 'seg', 'setr'])
+                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--seg-batch-size', type=int, default=2,
                         help='>= 2: UPerHead has BN after a 1x1 pooling')
     parser.add_argument('--seg-img-size', type=int, default=512)
+    parser.add_argument('--fewshot-img-size', type=int, default=480,
+                        help='crop of the few-shot segmentation configs')
+    parser.add_argument('--fewshot-batch-size', type=int, default=8,
+                        help='episodes per meta-training step (the configs: 8)')
+    parser.add_argument('--fewshot-shots', type=int, nargs='+', default=[1, 5])
     parser.add_argument('--num-tokens', type=int, default=5, help='EXPRES K')
     parser.add_argument('--vpt-tokens', type=int, default=50, help='VPT-deep K')
     parser.add_argument('--num-tasks', type=int, default=10)
@@ -88,8 +97,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--json', default=None, help='also write the results here')
     args = parser.parse_args(argv)
     if args.quick:
-        args.img_size, args.seg_img_size = 32, 32
-        args.batch_size, args.seg_batch_size = 2, 2
+        args.img_size, args.seg_img_size, args.fewshot_img_size = 32, 32, 32
+        args.batch_size, args.seg_batch_size, args.fewshot_batch_size = 2, 2, 2
         args.warmup, args.reps, args.seg_reps = 1, 2, 2
         args.vpt_tokens = min(args.vpt_tokens, 4)
     return args
@@ -104,10 +113,10 @@ def _mb(num_bytes: Optional[int]) -> str:
 
 
 def table(title: str, cases: List[Case], references: Sequence[Tuple[str, str]],
-          batch: int) -> str:
-    """Markdown table: median time, images/s and extra memory, as ratios to references."""
+          batch: int, unit: str = 'images') -> str:
+    """Markdown table: median time, ``unit``/s and extra memory, as ratios to references."""
     by_name = {case.name: case for case in cases}
-    header = ['method', 'trainable', 'median ms', 'images/s']
+    header = ['method', 'trainable', 'median ms', f'{unit}/s']
     for label, _ in references:
         header.append(f'time / {label}')
     header.append('page faults')
@@ -237,6 +246,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         tables.append(table(f'{title} training step, {args.seg_img_size}px, batch '
                             f'{args.seg_batch_size}', cases,
                             [('mmseg fine-tuning', SEG_REFERENCE)], args.seg_batch_size))
+
+    if 'fewshot_seg' in args.sections:
+        import bench_fewshot_seg
+        kinds = bench_fewshot_seg.fewshot_seg_cases(
+            args.quick, args.fewshot_img_size, args.fewshot_batch_size, args.fewshot_shots,
+            device)
+        for kind, cases in kinds.items():
+            sections[f'fewshot_seg {kind}'] = cases
+            _measure(cases, device, min(args.warmup, 1), args.seg_reps, args.settle,
+                     args.no_memory)
+            batch = args.fewshot_batch_size if kind.startswith('meta') else 1
+            tables.append(table(
+                f'Few-shot segmentation (PASCAL-5i configs), {kind}, '
+                f'{args.fewshot_img_size}px', cases,
+                [('frozen', bench_fewshot_seg.FROZEN)], batch, unit='episodes'))
 
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:

@@ -10,7 +10,7 @@ category order, 255 crowd) and ``<out-dir>/{train2014,val2014}.txt``.
 import argparse
 import os.path as osp
 
-from mmseg_expres.datasets.coco20i_masks import annotation_file, convert_split
+from mmseg_expres.datasets.fewshot_seg.coco20i_masks import annotation_file, convert_split
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import statistics
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
-from mmseg_expres.datasets.fewshot import FEWSHOT_DATASETS
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import FEWSHOT_DATASETS
 
 #: Top-1 (%) by method, data set and shot, as published: NOAH plots them (Zhang et al.,
 #: "Neural Prompt Search", 2022, Figure 4, ViT-B/16 ImageNet-21k) without a table; these

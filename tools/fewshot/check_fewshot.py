@@ -19,13 +19,13 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmseg_expres.datasets.fewshot import (FEWSHOT_DATASETS, SEEDS, SHOTS, FewShotDataset,
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import (FEWSHOT_DATASETS, SEEDS, SHOTS, FewShotDataset,
                                            describe_shot_lists, find_shot_lists,
                                            get_dataset, list_file, shot_list_name)
-from mmseg_expres.datasets.fewshot_sampling import images_per_class
-from mmseg_expres.datasets.list_checks import (check_images, examples, labels_outside,
+from mmseg_expres.datasets.fgvc_fewshot.sampling import images_per_class
+from mmseg_expres.datasets.lists.checks import (check_images, examples, labels_outside,
                                                repeated_paths, report, shared_paths)
-from mmseg_expres.datasets.list_files import ListEntry, read_list_file
+from mmseg_expres.datasets.lists.files import ListEntry, read_list_file
 
 Findings = Tuple[List[str], List[str]]  # (problems, notes)
 

@@ -10,7 +10,7 @@ own. Each class has its own colour (mmseg_expres/datasets/synthetic_fewshot.py).
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_expres.datasets.synthetic_fewshot import make_fewshot_dataset
+from mmseg_expres.datasets.demo_data.fgvc_fewshot import make_fewshot_dataset
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

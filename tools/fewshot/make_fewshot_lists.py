@@ -20,9 +20,9 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-from mmseg_expres.datasets.fewshot import SEEDS, SHOTS, get_dataset, shot_list_name
-from mmseg_expres.datasets.fewshot_sampling import draw_shots
-from mmseg_expres.datasets.list_files import read_list_file, write_list_file
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import SEEDS, SHOTS, get_dataset, shot_list_name
+from mmseg_expres.datasets.fgvc_fewshot.sampling import draw_shots
+from mmseg_expres.datasets.lists.files import read_list_file, write_list_file
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

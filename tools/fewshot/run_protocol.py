@@ -24,7 +24,7 @@ import os.path as osp
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from mmseg_expres.datasets.fewshot import (FEWSHOT_DATASETS, SEEDS, SHOTS, get_dataset,
+from mmseg_expres.datasets.fgvc_fewshot.benchmark import (FEWSHOT_DATASETS, SEEDS, SHOTS, get_dataset,
                                            list_file, missing_list_message)
 from mmseg_expres.protocols.runs import (Launcher, ResultsFile, add_launch_arguments,
                                          check_launch_arguments, drop_checkpoints)

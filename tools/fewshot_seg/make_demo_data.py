@@ -3,7 +3,7 @@
     python tools/fewshot_seg/make_demo_data.py [--out data/fewshot_seg_demo]
 
 * ``<out>/VOCdevkit/VOC2012``: generated scenes in PASCAL VOC's layout, as mmseg's
-  ``voc_aug.py`` leaves it (mmseg_expres/datasets/synthetic_fewshot_seg.py);
+  ``voc_aug.py`` leaves it (mmseg_expres/datasets/demo_data/fewshot_seg.py);
 * ``<out>/vit_demo.pth``: a timm state dict of the demo config's ViT, random weights.
 """
 import argparse
@@ -13,7 +13,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
-from mmseg_expres.datasets.synthetic_fewshot_seg import make_pascal
+from mmseg_expres.datasets.demo_data.fewshot_seg import make_pascal
 from mmseg_expres.models.backbones import create_timm_vit
 
 DEMO_CONFIG = 'configs/demo/expres_vit-demo_proto_1xb4-400it_pascal5i-480x480.py'

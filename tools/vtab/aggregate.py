@@ -13,7 +13,7 @@ import json
 import statistics
 from typing import Dict, List, Optional, Sequence
 
-from mmseg_expres.datasets.vtab import GROUPS, VTAB_TASKS, tasks_in_group
+from mmseg_expres.datasets.vtab.benchmark import GROUPS, VTAB_TASKS, tasks_in_group
 
 #: Published group means (Natural, Specialized, Structured), method section 6.
 PUBLISHED: Dict[str, Dict[str, float]] = {

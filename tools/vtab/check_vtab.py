@@ -3,7 +3,7 @@
     python tools/vtab/check_vtab.py ROOT [--tasks dtd kitti ...] [--fast] [--workers 8]
 
 For every task: the four list files exist and parse; split sizes are 800 / 200 / 1000 and
-the task's test size (mmseg_expres.datasets.vtab.VTAB_TASKS); labels lie in
+the task's test size (mmseg_expres.datasets.vtab.benchmark.VTAB_TASKS); labels lie in
 ``[0, num_classes)``; train800 and val200 are disjoint and together make train800val200;
 no path is listed twice or in both a training split and test; every image exists and
 decodes; no training image has the same bytes as a test image. Every problem is
@@ -14,10 +14,10 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmseg_expres.datasets.list_checks import (check_images, examples, labels_outside,
+from mmseg_expres.datasets.lists.checks import (check_images, examples, labels_outside,
                                                repeated_paths, report, shared_paths)
-from mmseg_expres.datasets.list_files import ListEntry, read_list_file
-from mmseg_expres.datasets.vtab import (SPLITS, VTAB_TASKS, expected_size, get_task,
+from mmseg_expres.datasets.lists.files import ListEntry, read_list_file
+from mmseg_expres.datasets.vtab.benchmark import (SPLITS, VTAB_TASKS, expected_size, get_task,
                                         list_file)
 
 TRAIN_SPLITS = ('train800', 'val200', 'train800val200')

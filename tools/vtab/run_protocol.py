@@ -27,7 +27,7 @@ import statistics
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from mmseg_expres.datasets.vtab import VTAB_TASKS, get_task
+from mmseg_expres.datasets.vtab.benchmark import VTAB_TASKS, get_task
 from mmseg_expres.protocols.runs import (Launcher, ResultsFile, add_launch_arguments,
                                          check_launch_arguments, drop_checkpoints)
 

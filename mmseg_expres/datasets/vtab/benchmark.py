@@ -2,7 +2,7 @@
 
 The layout is the widely shared VTAB-1k image-folder release (the one VPT, NOAH and SSF
 train on): one folder per task, images anywhere below it, and four list files whose lines
-are ``relative/path label`` (read by :mod:`.list_files`)::
+are ``relative/path label`` (read by :mod:`..lists.files`)::
 
     <root>/<task>/train800.txt  val200.txt  train800val200.txt  test.txt  images/...
 

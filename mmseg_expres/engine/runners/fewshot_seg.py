@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 
-from .fewshot_seg_splits import get_benchmark, novel_classes
+from ...datasets.fewshot_seg.splits import get_benchmark, novel_classes
 from .list_benchmark import ListBenchmarkRunner
 
 #: variable -> the dataset field it sets in every loader.

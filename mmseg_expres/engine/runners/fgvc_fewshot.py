@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 
-from .fewshot import SPLITS, get_dataset, list_file, missing_list_message
+from ...datasets.fgvc_fewshot.benchmark import SPLITS, get_dataset, list_file, missing_list_message
 from .list_benchmark import (ListBenchmarkRunner, check_batch_fits, point_loaders,
                              set_num_classes)
 

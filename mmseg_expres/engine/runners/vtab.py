@@ -17,7 +17,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 
 from .list_benchmark import ListBenchmarkRunner, point_loaders, set_num_classes
-from .vtab import SPLITS, get_task, list_file
+from ...datasets.vtab.benchmark import SPLITS, get_task, list_file
 
 
 def apply_vtab_task(cfg: Config) -> None:

@@ -11,7 +11,7 @@ from typing import List
 import numpy as np
 from PIL import Image
 
-from .fewshot_seg_splits import COCO_CATEGORY_IDS
+from .splits import COCO_CATEGORY_IDS
 
 IGNORE = 255
 LABELS = {cid: i + 1 for i, cid in enumerate(COCO_CATEGORY_IDS)}

@@ -10,7 +10,7 @@ import hashlib
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .list_files import ListEntry
+from ..lists.files import ListEntry
 
 
 class TooFewImagesError(ValueError):

@@ -10,7 +10,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .list_files import ListEntry
+from .files import ListEntry
 
 MAX_EXAMPLES = 5  # a fault that hits thousands of lines is reported once, with examples
 

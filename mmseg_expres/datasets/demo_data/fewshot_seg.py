@@ -12,7 +12,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from .fewshot_seg_splits import COCO_CATEGORY_IDS, COCO_CLASSES, VOC_CLASSES
+from ..fewshot_seg.splits import COCO_CATEGORY_IDS, COCO_CLASSES, VOC_CLASSES
 
 IGNORE = 255
 

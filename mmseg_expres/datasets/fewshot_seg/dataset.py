@@ -14,10 +14,10 @@ from mmcv.transforms import BaseTransform, Compose
 from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, TRANSFORMS
 
-from .fewshot_seg_episodes import (IGNORE, Episode, cached_class_index, check_enough_images,
+from .episodes import (IGNORE, Episode, cached_class_index, check_enough_images,
                                    draw_supports, images_per_class, query_pairs, read_names,
                                    sample_episodes)
-from .fewshot_seg_splits import base_classes, get_benchmark, novel_classes
+from .splits import base_classes, get_benchmark, novel_classes
 
 MODES = ('train', 'test')
 
@@ -50,7 +50,7 @@ class FewShotSegDataset:
     """Episodes of one fold of PASCAL-5i or COCO-20i.
 
     ``mode='test'``: ``num_episodes`` episodes of the fold's novel classes, fixed by
-    ``seed`` (:func:`~.fewshot_seg_episodes.sample_episodes`). ``mode='train'``
+    ``seed`` (:func:`~.episodes.sample_episodes`). ``mode='train'``
     (meta-training): one item per (base class, image) pair of the list; its supports are
     drawn afresh each time from NumPy's global generator, which MMEngine seeds per worker.
 

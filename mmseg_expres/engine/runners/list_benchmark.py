@@ -12,8 +12,8 @@ from typing import Callable, Optional, Tuple
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from .list_checks import examples, missing_images
-from .list_files import read_list_file
+from ...datasets.lists.checks import examples, missing_images
+from ...datasets.lists.files import read_list_file
 
 #: dataloader key -> config key naming the split it reads.
 LOADER_SPLITS = (('train_dataloader', 'train_split'), ('val_dataloader', 'val_split'),

@@ -11,7 +11,7 @@ each drawn with seeds 0, 1, 2, and test on the full test split. NOAH publishes t
     <root>/<name>/images/...      every data set but Stanford Cars
     <root>/standford-cars/cars_train/...  cars_test/...   (its lists name the folder)
 
-Every line is ``relative/path label`` (:mod:`.list_files`). The folder names are those of
+Every line is ``relative/path label`` (:mod:`..lists.files`). The folder names are those of
 NOAH's published lists, ``standford-cars`` misspelt as there, so the files drop in.
 
 This module only describes the benchmark; it imports nothing heavy.

@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .fewshot import SPLIT_FILES, get_dataset, list_file
-from .list_files import write_list_file
+from ..fgvc_fewshot.benchmark import SPLIT_FILES, get_dataset, list_file
+from ..lists.files import write_list_file
 
 
 def _image(label: int, index: int, size: int, salt: int) -> np.ndarray:
@@ -34,7 +34,7 @@ def make_fewshot_dataset(root: str, name: str, per_class: Dict[str, int],
     Images go to the data set's image folder (``images/`` or, for Stanford Cars, the data
     set's folder itself) as ``<split>/<label>_<index>.png``; the lists are written to
     ``annotations/`` under NOAH's file names. Draw K-shot lists from ``train`` with
-    :func:`~.fewshot_sampling.draw_shots` (or tools/fewshot/make_fewshot_lists.py).
+    :func:`~..fgvc_fewshot.sampling.draw_shots` (or tools/fewshot/make_fewshot_lists.py).
 
     Args:
         root: the few-shot root.
