@@ -1,0 +1,194 @@
+"""tools/web_demo.py in headless Chromium: both tabs as a user drives them.
+
+The page runs as its own process on a free localhost port with tiny models the test
+writes; the browser uploads, paints with the mouse and presses buttons; the pictures and
+masks the page returns are compared with what ``inference_model`` and ``fewshot_segment``
+give on the same inputs, drawn with ``mmseg_expres.visualization``.
+"""
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .browser import (chromium, fetch_png, free_port, missing_dependencies, save_screenshot,
+                      start_server, write_fewshot_segmentor, write_segmentor)
+
+pytestmark = pytest.mark.skipif(
+    bool(missing_dependencies()),
+    reason='the browser test needs ' + '; '.join(missing_dependencies()))
+
+WAIT = 60  # seconds a model call may take on a loaded 2-core machine
+
+
+@pytest.fixture(scope='module')
+def page(tmp_path_factory):
+    """The server with both tabs, Chromium on its page, and the models the test checks."""
+    from mmseg_expres.apis import init_model
+    tmp = tmp_path_factory.mktemp('web_demo')
+    segment = write_segmentor(str(tmp))
+    fewshot = write_fewshot_segmentor(str(tmp))
+    port = free_port()
+    server = start_server([*segment, '--fewshot', *fewshot, '--max-file-size', '200kb'],
+                          port, str(tmp / 'server.log'))
+    driver = chromium(str(tmp / 'chromium-profile'))
+    try:
+        driver.get(f'http://127.0.0.1:{port}/')
+        yield dict(driver=driver, tmp=tmp, segmentor=init_model(*segment),
+                   fewshot=init_model(*fewshot))
+    finally:
+        driver.quit()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for(driver, css: str, timeout: float = WAIT):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, css))
+
+
+def upload(driver, elem_id: str, path: str) -> None:
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.CSS_SELECTOR, f'#{elem_id} input[type=file]').send_keys(path)
+
+
+def click(driver, elem_id: str) -> None:
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.ID, elem_id).click()
+
+
+def status_text(driver, prefix: str, contains: str) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    status = driver.find_element(By.ID, f'{prefix}-status')
+    WebDriverWait(driver, WAIT).until(lambda d: contains in status.text)
+    return status.text
+
+
+def downloads(driver, prefix: str) -> dict:
+    """The files offered for download, by name, as arrays."""
+    links = wait_for(driver, f'#{prefix}-files a[href]')
+    return {osp.basename(a.get_attribute('href')): fetch_png(a.get_attribute('href'))
+            for a in links}
+
+
+def write_image(path, array) -> str:
+    Image.fromarray(array).save(str(path))
+    return str(path)
+
+
+def scene(h: int, w: int, seed: int, box=None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(60, 180, (h, w, 3)).astype(np.uint8)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        image[y0:y1, x0:x1] = (40, 200, 60) + rng.integers(0, 20, (y1 - y0, x1 - x0, 3))
+    return image
+
+
+def test_segment_tab_draws_inference_models_prediction(page):
+    from mmseg.apis import inference_model
+
+    from mmseg_expres.visualization import class_palette, overlay_label_map
+    driver, tmp, model = page['driver'], page['tmp'], page['segmentor']
+    path = write_image(tmp / 'street.png', scene(48, 64, seed=1))
+    upload(driver, 'segment-images', path)
+    wait_for(driver, '#segment-images a[href]')  # the upload has finished
+    click(driver, 'segment-run')
+    shown = fetch_png(wait_for(driver, '#segment-gallery img')[0].get_attribute('src'))
+
+    label = inference_model(model, path).pred_sem_seg.data[0].numpy()
+    assert len(np.unique(label)) > 1
+    meta = model.dataset_meta
+    palette = class_palette(model.decode_head.num_classes, meta['palette'])
+    expected = overlay_label_map(np.asarray(Image.open(path)), label, palette)
+    np.testing.assert_array_equal(shown[..., :3], expected)
+    np.testing.assert_array_equal(downloads(driver, 'segment')['street_mask.png'], label)
+    top = np.bincount(label.ravel()).argmax()
+    legend = driver.find_element('id', 'segment-summary').text
+    assert meta['classes'][top] in legend and 'model' in legend and ' ms' in legend
+    save_screenshot(driver, str(tmp / 'web_demo_segment.png'))
+
+
+def test_segment_tab_refuses_files_that_are_not_images(page):
+    driver, tmp = page['driver'], page['tmp']
+    broken = tmp / 'holiday.png'
+    broken.write_text('not a picture')
+    upload(driver, 'segment-images', str(broken))
+    wait_for(driver, '#segment-images a[href*="holiday"]')
+    click(driver, 'segment-run')
+    message = status_text(driver, 'segment', 'holiday.png')
+    assert 'is not an image this page can read: upload a PNG, JPEG' in message
+    assert not driver.find_elements('css selector', '#segment-gallery img')  # cleared
+
+    notes = tmp / 'notes.txt'
+    notes.write_text('hello')
+    upload(driver, 'segment-images', str(notes))  # refused by the page before uploading
+    toast = wait_for(driver, '.toast-body')[0].text
+    assert 'Invalid file type' in toast and 'notes.txt' in toast
+
+    big = write_image(tmp / 'big.png', scene(400, 400, seed=2))  # > --max-file-size 200kb
+    upload(driver, 'segment-images', big)
+    wait_for(driver, '.toast-body', timeout=10)
+    assert any('exceed' in t.text.lower() or 'too large' in t.text.lower()
+               for t in driver.find_elements('css selector', '.toast-body'))
+
+
+def paint_stroke(driver, elem_id: str, image_shape, y: int, x0: int, x1: int) -> None:
+    """Drag the mouse across image row ``y`` from column ``x0`` to ``x1``."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    canvas = driver.find_element(By.CSS_SELECTOR, f'#{elem_id} .pixi-target canvas')
+    zoom = float(driver.find_element(
+        By.CSS_SELECTOR, f'#{elem_id} .zoom-number').text.strip('%')) / 100
+    h, w = image_shape  # the picture is drawn centred in the canvas at ``zoom``
+
+    def offset(col, row):
+        return int((col + 0.5 - w / 2) * zoom), int((row + 0.5 - h / 2) * zoom)
+    chain = ActionChains(driver).move_to_element_with_offset(canvas, *offset(x0, y))
+    chain.click_and_hold()
+    for col in np.linspace(x0, x1, 8)[1:]:
+        chain.move_to_element_with_offset(canvas, *offset(col, y))
+    chain.release().perform()
+
+
+def test_fewshot_tab_segments_queries_from_a_painted_reference(page):
+    from selenium.webdriver.common.by import By
+
+    from mmseg_expres.apis import fewshot_segment
+    from mmseg_expres.visualization import OBJECT_RGB, overlay_mask
+    driver, tmp, model = page['driver'], page['tmp'], page['fewshot']
+    driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'One-shot')]").click()
+    box = (20, 44, 16, 48)  # y0, y1, x0, x1 of the object in both pictures
+    reference = write_image(tmp / 'reference.png', scene(64, 64, seed=3, box=box))
+    query = write_image(tmp / 'query.png', scene(64, 64, seed=4, box=(30, 54, 24, 56)))
+    upload(driver, 'fewshot-reference-0', reference)
+    wait_for(driver, '#fewshot-reference-0 .zoom-number')
+    paint_stroke(driver, 'fewshot-reference-0', (64, 64), y=32, x0=24, x1=40)
+    upload(driver, 'fewshot-queries', query)
+    wait_for(driver, '#fewshot-queries a[href]')
+    click(driver, 'fewshot-run')
+    shown = fetch_png(wait_for(driver, '#fewshot-gallery img')[0].get_attribute('src'))
+    files = downloads(driver, 'fewshot')
+
+    painted = files['reference1_mask.png']
+    assert set(np.unique(painted)) == {0, 1}
+    assert painted[32, 24:41].all() and painted[32, 28] == 1  # under the stroke
+    assert not painted[:8].any() and not painted[-8:].any()  # far from it
+    expected = fewshot_segment(model, query, [reference], [painted])
+    np.testing.assert_array_equal(files['query_mask.png'], expected)
+    assert 0 < expected.mean() < 1
+    np.testing.assert_array_equal(
+        shown[..., :3], overlay_mask(np.asarray(Image.open(query)), expected, OBJECT_RGB))
+    save_screenshot(driver, str(tmp / 'web_demo_oneshot.png'))
+
+    # A second reference with nothing painted: a message on the page, not a stack trace.
+    click(driver, 'fewshot-add')
+    wait_for(driver, '#fewshot-reference-1 input[type=file]')
+    upload(driver, 'fewshot-reference-1', reference)
+    wait_for(driver, '#fewshot-reference-1 .zoom-number')
+    click(driver, 'fewshot-run')
+    message = status_text(driver, 'fewshot', 'reference 2')
+    assert 'Nothing is painted on reference 2: paint over the object' in message
