@@ -66,3 +66,21 @@ def test_images_are_read_as_the_model_reads_them(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 256, (6, 7, 3)).astype(np.uint8)
     Image.fromarray(rgb).save(str(tmp_path / 'a.png'))
     np.testing.assert_array_equal(read_image(str(tmp_path / 'a.png')), rgb[..., ::-1])
+
+
+def test_images_over_the_size_limit_are_refused(tmp_path, monkeypatch):
+    from mmseg_expres.web_demo import inputs
+    Image.fromarray(np.zeros((6, 9, 3), np.uint8)).save(str(tmp_path / 'wide.png'))
+    monkeypatch.setattr(inputs, 'MAX_SIDE', 8)
+    with pytest.raises(DemoInputError, match='wide.png is 9x6 pixels; the page takes images '
+                                             'up to 8 pixels a side'):
+        read_image(str(tmp_path / 'wide.png'))
+
+
+def test_the_tool_names_missing_files_before_loading_anything(tmp_path):
+    from ..test_tools.seg_runs import run_tool, tool
+    result = run_tool([tool('web_demo.py'), 'cfg.py', str(tmp_path / 'ckpt.pth')],
+                      check=False)
+    assert result.returncode != 0
+    assert f'No such file: cfg.py, {tmp_path / "ckpt.pth"}' in result.stderr
+    assert 'tools/run_demo.sh' in result.stderr

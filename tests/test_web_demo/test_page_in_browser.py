@@ -50,7 +50,10 @@ def wait_for(driver, css: str, timeout: float = WAIT):
 
 
 def upload(driver, elem_id: str, path: str) -> None:
+    """Put ``path`` in the upload field ``elem_id``, replacing what it held."""
     from selenium.webdriver.common.by import By
+    for clear in driver.find_elements(By.CSS_SELECTOR, f'#{elem_id} button[aria-label=Clear]'):
+        clear.click()
     driver.find_element(By.CSS_SELECTOR, f'#{elem_id} input[type=file]').send_keys(path)
 
 
@@ -126,14 +129,25 @@ def test_segment_tab_refuses_files_that_are_not_images(page):
     notes = tmp / 'notes.txt'
     notes.write_text('hello')
     upload(driver, 'segment-images', str(notes))  # refused by the page before uploading
-    toast = wait_for(driver, '.toast-body')[0].text
+    toast = wait_for(driver, '.toast-message-text')[0].text
     assert 'Invalid file type' in toast and 'notes.txt' in toast
 
     big = write_image(tmp / 'big.png', scene(400, 400, seed=2))  # > --max-file-size 200kb
     upload(driver, 'segment-images', big)
-    wait_for(driver, '.toast-body', timeout=10)
+    wait_for(driver, '.toast-message-text', timeout=10)
     assert any('exceed' in t.text.lower() or 'too large' in t.text.lower()
-               for t in driver.find_elements('css selector', '.toast-body'))
+               for t in driver.find_elements('css selector', '.toast-message-text'))
+
+
+def upload_picture(driver, elem_id: str, path: str) -> None:
+    """Upload into an image editor and wait until it shows the picture (its zoom changes
+    from the empty canvas's)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    zoom = driver.find_element(By.CSS_SELECTOR, f'#{elem_id} .zoom-number')
+    empty = zoom.text
+    upload(driver, elem_id, path)
+    WebDriverWait(driver, WAIT).until(lambda d: zoom.text != empty)
 
 
 def paint_stroke(driver, elem_id: str, image_shape, y: int, x0: int, x1: int) -> None:
@@ -164,8 +178,7 @@ def test_fewshot_tab_segments_queries_from_a_painted_reference(page):
     box = (20, 44, 16, 48)  # y0, y1, x0, x1 of the object in both pictures
     reference = write_image(tmp / 'reference.png', scene(64, 64, seed=3, box=box))
     query = write_image(tmp / 'query.png', scene(64, 64, seed=4, box=(30, 54, 24, 56)))
-    upload(driver, 'fewshot-reference-0', reference)
-    wait_for(driver, '#fewshot-reference-0 .zoom-number')
+    upload_picture(driver, 'fewshot-reference-0', reference)
     paint_stroke(driver, 'fewshot-reference-0', (64, 64), y=32, x0=24, x1=40)
     upload(driver, 'fewshot-queries', query)
     wait_for(driver, '#fewshot-queries a[href]')
@@ -186,9 +199,8 @@ def test_fewshot_tab_segments_queries_from_a_painted_reference(page):
 
     # A second reference with nothing painted: a message on the page, not a stack trace.
     click(driver, 'fewshot-add')
-    wait_for(driver, '#fewshot-reference-1 input[type=file]')
-    upload(driver, 'fewshot-reference-1', reference)
     wait_for(driver, '#fewshot-reference-1 .zoom-number')
+    upload_picture(driver, 'fewshot-reference-1', reference)
     click(driver, 'fewshot-run')
     message = status_text(driver, 'fewshot', 'reference 2')
     assert 'Nothing is painted on reference 2: paint over the object' in message
