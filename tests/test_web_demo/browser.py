@@ -46,7 +46,7 @@ def missing_dependencies() -> List[str]:
 
 
 def write_segmentor(tmp: str) -> tuple:
-    """A tiny UperNet segmentor's config and full checkpoint with ADE20K's classes."""
+    """A tiny UperNet segmentor: its config, full checkpoint (ADE20K's classes), model."""
     from mmseg.datasets import ADE20KDataset
     vit = write_tiny_vit(osp.join(tmp, 'vit.pth'))
     config = write_tiny_config(osp.join(tmp, 'segment.py'), ADE_CONFIG, tmp, vit)
@@ -57,11 +57,13 @@ def write_segmentor(tmp: str) -> tuple:
     meta = dict(dataset_meta=dict(ADE20KDataset.METAINFO))
     checkpoint = osp.join(tmp, 'segment.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=meta), checkpoint)
-    return config, checkpoint
+    model.dataset_meta = meta['dataset_meta']  # as init_model sets it from the checkpoint
+    return config, checkpoint, model
 
 
 def write_fewshot_segmentor(tmp: str) -> tuple:
-    """The few-shot demo config on a random ViT, and a checkpoint of its initial state."""
+    """The few-shot demo config on a random ViT, a checkpoint of its initial state, the
+    model."""
     backbone = Config.fromfile(str(FEWSHOT_CONFIG)).model.backbone
     torch.manual_seed(0)
     vit = create_timm_vit(backbone.arch, backbone.img_size, backbone.vit_cfg)
@@ -74,7 +76,7 @@ def write_fewshot_segmentor(tmp: str) -> tuple:
     meta = dict(dataset_meta=dict(classes=('background', 'object')))
     checkpoint = osp.join(tmp, 'fewshot.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=meta), checkpoint)
-    return config, checkpoint
+    return config, checkpoint, model
 
 
 def free_port() -> int:
@@ -83,24 +85,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(args: List[str], port: int, log: str,
-                 timeout: float = 120) -> subprocess.Popen:
-    """tools/web_demo.py with ``args`` on ``port``; returns once the page answers."""
+def start_server(args: List[str], port: int, log: str) -> subprocess.Popen:
+    """tools/web_demo.py with ``args`` on ``port``, started (see :func:`wait_for_page`)."""
     env = dict(os.environ, OMP_NUM_THREADS='1', GRADIO_ANALYTICS_ENABLED='False')
-    out = open(log, 'w', encoding='utf-8')
-    server = subprocess.Popen([sys.executable, str(REPO / 'tools' / 'web_demo.py'), *args,
-                               '--port', str(port)], cwd=REPO, env=env, stdout=out,
-                              stderr=subprocess.STDOUT)
+    with open(log, 'w', encoding='utf-8') as out:
+        return subprocess.Popen([sys.executable, str(REPO / 'tools' / 'web_demo.py'), *args,
+                                 '--port', str(port)], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def wait_for_page(server: subprocess.Popen, port: int, log: str, timeout: float = 180) -> None:
+    """Return once the page answers on ``port``; fail with the server's log if it dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise AssertionError(f'the page did not start:\n{open(log).read()[-5000:]}')
         try:
             urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=2)
-            return server
+            return
         except OSError:
             time.sleep(0.5)
-    server.kill()
     raise AssertionError(f'no page on port {port} after {timeout} s:\n{open(log).read()[-5000:]}')
 
 
