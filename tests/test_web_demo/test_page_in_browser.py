@@ -96,22 +96,23 @@ def write_image(path, array) -> str:
     return str(path)
 
 
-def scene(h: int, w: int, seed: int, box=None) -> np.ndarray:
+def scene(h: int, w: int, seed: int, box) -> np.ndarray:
+    """A plain noisy background with a green box at ``box`` (y0, y1, x0, x1)."""
     rng = np.random.default_rng(seed)
-    image = rng.integers(60, 180, (h, w, 3)).astype(np.uint8)
-    if box is not None:
-        y0, y1, x0, x1 = box
-        image[y0:y1, x0:x1] = (40, 200, 60) + rng.integers(0, 20, (y1 - y0, x1 - x0, 3))
-    return image
+    image = rng.uniform(80, 200, 3) + rng.normal(0, 12, (h, w, 3))
+    y0, y1, x0, x1 = box
+    image[y0:y1, x0:x1] = (40, 200, 60) + rng.normal(0, 12, (y1 - y0, x1 - x0, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def test_segment_tab_draws_inference_models_prediction(page):
     from mmseg.apis import inference_model
 
-    from mmseg_expres.datasets.synthetic import draw_scene
+    from mmseg_expres.web_demo.examples import segment_examples
+
     from mmseg_expres.visualization import class_palette, overlay_label_map
     driver, tmp, model = page['driver'], page['tmp'], page['segmentor']
-    path = write_image(tmp / 'street.png', draw_scene(np.random.default_rng(1), (48, 64))[0])
+    path = segment_examples(str(tmp / 'examples'), count=1, size=(48, 64))[0]
     upload(driver, 'segment-images', path)
     wait_for(driver, '#segment-images a[href]')  # the upload has finished
     click(driver, 'segment-run')
@@ -123,7 +124,7 @@ def test_segment_tab_draws_inference_models_prediction(page):
     palette = class_palette(model.decode_head.num_classes, meta['palette'])
     expected = overlay_label_map(np.asarray(Image.open(path)), label, palette)
     np.testing.assert_array_equal(shown[..., :3], expected)
-    np.testing.assert_array_equal(downloads(driver, 'segment')['street_mask.png'], label)
+    np.testing.assert_array_equal(downloads(driver, 'segment')['scene0_mask.png'], label)
     top = np.bincount(label.ravel()).argmax()
     legend = driver.find_element('id', 'segment-summary').text
     assert meta['classes'][top] in legend and 'model' in legend and ' ms' in legend
@@ -146,7 +147,8 @@ def test_segment_tab_refuses_files_that_are_not_images(page):
     upload(driver, 'segment-images', str(notes))  # refused by the page before uploading
     assert 'Invalid file type: notes.txt' in toast_text(driver, 'notes.txt')
 
-    big = write_image(tmp / 'big.png', scene(400, 400, seed=2))  # > --max-file-size 200kb
+    noise = np.random.default_rng(2).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    big = write_image(tmp / 'big.png', noise)  # about 480 kB: over --max-file-size 200kb
     upload(driver, 'segment-images', big)
     assert 'exceed the maximum allowed size of 200.0 Kb' in toast_text(driver, 'big.png')
 
