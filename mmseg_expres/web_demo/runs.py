@@ -134,7 +134,11 @@ class FewShotDemo:
         supports = [image for image, _ in refs]
         support_masks = [mask for _, mask in refs]
         for path, image in query_images:
-            found, ms = _timed(fewshot_segment, self.model, image, supports, support_masks)
+            try:
+                found, ms = _timed(fewshot_segment, self.model, image, supports,
+                                   support_masks)
+            except ValueError as err:  # e.g. an uploaded mask in a format it refuses
+                raise DemoInputError(f'The references cannot be used: {err}') from err
             pictures.append((overlay_mask(image[..., ::-1], found, OBJECT_RGB),
                              osp.basename(path)))
             files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))

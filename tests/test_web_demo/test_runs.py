@@ -2,6 +2,7 @@
 import os.path as osp
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from mmseg_expres.apis import fewshot_segment
@@ -34,3 +35,15 @@ def test_fewshot_demo_with_an_uploaded_mask_equals_fewshot_segment(tmp_path):
         expected = fewshot_segment(model, query, [reference], [mask])
         np.testing.assert_array_equal(np.asarray(Image.open(path)), expected)
     assert '2 references' not in result.summary and 'From 1 reference' in result.summary
+
+
+def test_what_fewshot_segment_refuses_becomes_a_message(monkeypatch, tmp_path):
+    from mmseg_expres.web_demo import DemoInputError, runs
+    reference, mask, queries = fewshot_example(str(tmp_path), num_queries=1)
+    rgba = np.asarray(Image.open(reference).convert('RGBA'))
+
+    def refuse(*args):
+        raise ValueError('object0_mask.png: a mask must have one channel')
+    monkeypatch.setattr(runs, 'fewshot_segment', refuse)
+    with pytest.raises(DemoInputError, match='The references cannot be used: object0_mask'):
+        FewShotDemo(None)([dict(background=rgba, layers=[])], [mask], queries)
