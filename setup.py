@@ -19,6 +19,7 @@ setup(
     packages=find_packages(include=['mmseg_expres', 'mmseg_expres.*']),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt') + read_requirements('mmcv.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={'tests': read_requirements('tests.txt'),
+                    'demo': read_requirements('demo.txt')},
     license='Apache-2.0',
 )

@@ -5,7 +5,9 @@
 #   3. mmcv 2.1.0 with compiled CPU ops, built from its source release once and cached
 #      as a wheel (default cache: ~/.cache/mmseg-expres/wheels), because PyPI has no
 #      mmcv 2.1.0 wheel and mmsegmentation 1.2.2 refuses mmcv >= 2.2.0,
-#   4. the runtime and test requirements and this package (editable).
+#   4. the runtime, test and demo requirements and this package (editable),
+#   5. as root on Debian, the chromium and chromium-driver packages that the web page's
+#      browser test drives (apt; skipped when /usr/bin/chromium is there).
 # A second run with unchanged requirements returns in about a second; a second set-up
 # on the same machine (new clone) reuses the cached mmcv wheel.
 #
@@ -31,6 +33,23 @@ log() { echo "[setup_env] $*" >&2; }
 req_hash() {
   cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16
 }
+# The web page's browser test (tests/test_web_demo) drives the system's Chromium; checked
+# before the stamp, as a machine can keep a venv and lose its packages.
+install_chromium() {
+  [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] && return 0
+  if [[ "$(id -u)" != 0 || ! -f /etc/debian_version ]]; then
+    log "no Chromium: the browser test of the web page will be skipped (on Debian, as root:" \
+        "apt-get install chromium chromium-driver)"
+    return 0
+  fi
+  log "installing chromium and chromium-driver with apt (the web page's browser test)"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      chromium chromium-driver; } >/tmp/mmseg_expres_apt.log 2>&1 ||
+    log "apt-get could not install chromium (see /tmp/mmseg_expres_apt.log): the" \
+        "browser test of the web page will be skipped"
+}
+install_chromium
+
 STAMP="$VENV/.mmseg_expres_setup_$(req_hash)"
 if [[ -f "$STAMP" ]]; then
   exit 0
@@ -81,9 +100,11 @@ else
 fi
 flock -u 9
 
-log "installing mmcv, runtime and test requirements"
+log "installing mmcv, runtime, test and demo requirements"
 pip_install "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-*.whl
-pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+# demo.txt is the `demo` extra (`pip install -e .[demo]`): the web page, tools/web_demo.py
+pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+  -r "$ROOT/requirements/demo.txt"
 pip_install --no-deps --no-build-isolation -e "$ROOT"
 
 "$PY" -m mmseg_expres.check_env

@@ -13,17 +13,10 @@ import os
 import os.path as osp
 
 import mmcv
-import numpy as np
 from mmengine.config import Config, DictAction
 
 from mmseg_expres.apis import fewshot_segment, init_model
-
-
-def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """The BGR image with the mask's pixels blended towards red."""
-    out = image.astype(np.float32)
-    out[mask == 1] = (1 - alpha) * out[mask == 1] + alpha * np.array([0, 0, 255])
-    return out.astype(np.uint8)
+from mmseg_expres.visualization import OBJECT_RGB, overlay_mask
 
 
 def main() -> None:
@@ -50,7 +43,7 @@ def main() -> None:
     model = init_model(cfg, args.checkpoint, device=args.device)
     mask = fewshot_segment(model, args.query, args.supports, args.masks, args.class_id)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    mmcv.imwrite(overlay(mmcv.imread(args.query), mask), args.out)
+    mmcv.imwrite(overlay_mask(mmcv.imread(args.query), mask, OBJECT_RGB[::-1]), args.out)
     mask_path = osp.splitext(args.out)[0] + '_mask.png'
     mmcv.imwrite(mask, mask_path)
     print(f'{int(mask.sum())} of {mask.size} pixels are the class; picture: {args.out}, '

@@ -1,0 +1,123 @@
+"""The Gradio page: a *Segment* tab and a *One-shot segmentation* tab.
+
+Every element a test or a user's script looks for has an ``elem_id``; the messages for
+inputs the page cannot use appear in each tab's status line (``*-status``), and the run's
+outputs are cleared then.
+"""
+from typing import Callable, List, Optional, Sequence
+
+import gradio as gr
+
+from .inputs import DemoInputError
+from .runs import MAX_REFERENCES, FewShotDemo, Result, SegmentDemo
+
+CSS = """
+.legend td, .legend th { padding: 2px 8px; }
+.swatch { display: inline-block; width: 1.2em; height: 1.2em; border: 1px solid #888; }
+"""
+SEGMENT_HELP = ('Upload one or more images (or pick an example) and press **Segment**: '
+                'each class is tinted with its colour; the index masks (one class index '
+                'per pixel, PNG) can be downloaded.')
+FEWSHOT_HELP = (
+    'Upload a **reference** picture, paint over the object with the brush (or upload its '
+    'mask: the object 1 or 255, the rest 0), add up to {n} references, upload **query** '
+    'images and press **Find the object**. The masks to download are 0/1 PNGs.')
+NO_FEWSHOT = ('No few-shot segmentor was given: start the page with '
+              '`--fewshot CONFIG CHECKPOINT` (the demo one comes from '
+              '`bash tools/fewshot_seg/run_demo.sh`).')
+
+
+def _guarded(run: Callable[..., Result]) -> Callable[..., list]:
+    """``run``'s result as (pictures, files, summary, status); a :class:`DemoInputError`
+    as empty outputs and its message in the status line."""
+    def handler(*args):
+        try:
+            result = run(*args)
+        except DemoInputError as err:
+            return [None, None, '', f'**Cannot run:** {err}']
+        return [result.pictures, result.files, result.summary, '']
+    return handler
+
+
+def _outputs(prefix: str, files_label: str) -> list:
+    status = gr.Markdown(elem_id=f'{prefix}-status')
+    gallery = gr.Gallery(label='Result', format='png', columns=2, object_fit='contain',
+                         elem_id=f'{prefix}-gallery', interactive=False)
+    summary = gr.HTML(elem_id=f'{prefix}-summary')
+    files = gr.File(label=files_label, file_count='multiple', interactive=False,
+                    elem_id=f'{prefix}-files')
+    return [gallery, files, summary, status]
+
+
+def segment_tab(demo: SegmentDemo, examples: Sequence[str]) -> None:
+    gr.Markdown(SEGMENT_HELP)
+    with gr.Row():
+        with gr.Column():
+            images = gr.File(label='Images', file_count='multiple', file_types=['image'],
+                             elem_id='segment-images')
+            if examples:
+                gr.Examples([[[path]] for path in examples], inputs=[images],
+                            label='Examples (generated scenes)')
+            button = gr.Button('Segment', variant='primary', elem_id='segment-run')
+        with gr.Column():
+            outputs = _outputs('segment', 'Index masks')
+    button.click(_guarded(demo), inputs=images, outputs=outputs)
+
+
+def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) -> None:
+    if demo is None:
+        gr.Markdown(NO_FEWSHOT, elem_id='fewshot-status')
+        return
+    gr.Markdown(FEWSHOT_HELP.format(n=MAX_REFERENCES))
+    shown = gr.State(1)
+    editors, masks, slots = [], [], []
+    with gr.Row():
+        with gr.Column():
+            for i in range(MAX_REFERENCES):
+                with gr.Group(visible=i == 0) as slot:
+                    editors.append(gr.ImageEditor(
+                        label=f'Reference {i + 1}: paint over the object', type='numpy',
+                        image_mode='RGBA', format='png', sources=('upload', 'clipboard'),
+                        transforms=(), layers=False, elem_id=f'fewshot-reference-{i}',
+                        brush=gr.Brush(colors=['#ff3030'], color_mode='fixed')))
+                    masks.append(gr.File(label=f'or the mask of reference {i + 1}',
+                                         file_types=['image'], height=80,
+                                         elem_id=f'fewshot-mask-{i}'))
+                slots.append(slot)
+            with gr.Row():
+                add = gr.Button('Add a reference', elem_id='fewshot-add')
+                remove = gr.Button('Remove the last', elem_id='fewshot-remove')
+            queries = gr.File(label='Query images', file_count='multiple',
+                              file_types=['image'], elem_id='fewshot-queries')
+            if examples:
+                gr.Examples([list(e) for e in examples], inputs=[editors[0], masks[0], queries],
+                            label='Example (generated: reference, its mask, queries)')
+            button = gr.Button('Find the object', variant='primary', elem_id='fewshot-run')
+        with gr.Column():
+            outputs = _outputs('fewshot', 'Masks (queries; painted references, to reuse)')
+
+    def show(count: int) -> List:
+        return [count] + [gr.update(visible=i < count) for i in range(MAX_REFERENCES)]
+    add.click(lambda n: show(min(n + 1, MAX_REFERENCES)), shown, [shown] + slots)
+    remove.click(lambda n: show(max(n - 1, 1)), shown, [shown] + slots)
+
+    def run(count: int, *values):
+        editors_, masks_, queries_ = (values[:MAX_REFERENCES],
+                                      values[MAX_REFERENCES:2 * MAX_REFERENCES], values[-1])
+        return demo(editors_[:count], masks_[:count], queries_)
+    button.click(_guarded(run), inputs=[shown] + editors + masks + [queries],
+                 outputs=outputs)
+
+
+def build_page(segment: SegmentDemo, fewshot: Optional[FewShotDemo] = None,
+               segment_examples: Sequence[str] = (),
+               fewshot_examples: Sequence[Sequence[str]] = ()) -> gr.Blocks:
+    """The page; launch it with ``page.launch(...)`` (see tools/web_demo.py)."""
+    with gr.Blocks(title='mmseg-expres demo', analytics_enabled=False) as page:
+        gr.Markdown('# mmseg-expres: EXPRES prompt tuning on a frozen ViT')
+        with gr.Tabs():
+            with gr.Tab('Segment', id='segment', elem_id='tab-segment'):
+                segment_tab(segment, segment_examples)
+            with gr.Tab('One-shot segmentation', id='fewshot', elem_id='tab-fewshot'):
+                fewshot_tab(fewshot, fewshot_examples)
+    return page

@@ -1,0 +1,149 @@
+"""What the page's buttons run: a segmentor on images, a few-shot segmentor on queries.
+
+Both classes hold a model built once; each call writes the masks to download into a new
+temporary folder and returns the pictures to show. No Gradio here (see ``page.py``).
+"""
+import html
+import os.path as osp
+import tempfile
+import time
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+import mmcv
+import numpy as np
+from torch import nn
+
+from ..apis import fewshot_segment
+from ..visualization import (OBJECT_RGB, class_palette, class_shares, overlay_label_map,
+                             overlay_mask)
+from .inputs import (DemoInputError, check_uploaded_mask, editor_picture, painted_mask,
+                     read_image)
+
+#: The page's limit on references, like the 5-shot episodes of the benchmarks.
+MAX_REFERENCES = 5
+
+
+class Result(NamedTuple):
+    """What a run shows: captioned RGB pictures, files to download, a summary (HTML)."""
+    pictures: List[Tuple[np.ndarray, str]]
+    files: List[str]
+    summary: str
+
+
+def _stem(path: str) -> str:
+    return osp.splitext(osp.basename(path))[0]
+
+
+def _need_files(paths: Optional[Sequence[str]], what: str) -> List[str]:
+    if not paths:
+        raise DemoInputError(f'Upload one or more {what} first (or pick an example).')
+    return list(paths)
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, 1000 * (time.perf_counter() - start)
+
+
+class SegmentDemo:
+    """Semantic segmentation with mmseg's ``inference_model``; drawn with the palette of
+    the checkpoint's data set."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        meta = getattr(model, 'dataset_meta', None) or {}
+        num_classes = model.decode_head.num_classes
+        self.classes = list(meta.get('classes') or [])
+        self.palette = class_palette(num_classes, meta.get('palette') or ())
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """(H, W) class indices for a BGR image, as ``inference_model`` predicts them."""
+        from mmseg.apis import inference_model  # mmseg checks mmcv on import: only here
+        result = inference_model(self.model, image)
+        return result.pred_sem_seg.data[0].cpu().numpy()
+
+    def __call__(self, paths: Optional[Sequence[str]]) -> Result:
+        images = [(p, read_image(p)) for p in _need_files(paths, 'images')]
+        out_dir = tempfile.mkdtemp(prefix='segment_')
+        pictures, files, legends = [], [], []
+        for path, image in images:
+            label, ms = _timed(self.predict, image)
+            pictures.append((overlay_label_map(image[..., ::-1], label, self.palette),
+                             osp.basename(path)))
+            files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
+            mmcv.imwrite(label.astype(np.uint8 if label.max() < 256 else np.uint16),
+                         files[-1])
+            legends.append(self.legend(osp.basename(path), label, ms))
+        return Result(pictures, files, '\n'.join(legends))
+
+    def legend(self, name: str, label: np.ndarray, ms: float) -> str:
+        """An HTML table: each class present, its colour and its share of the image."""
+        rows = ''.join(
+            f'<tr><td><span class="swatch" style="background: rgb{row.rgb}"></span></td>'
+            f'<td>{html.escape(row.name)}</td><td>{row.index}</td>'
+            f'<td>{100 * row.share:.1f}%</td></tr>'
+            for row in class_shares(label, self.classes, self.palette))
+        return (f'<h4>{html.escape(name)}: model {ms:.0f} ms</h4><table class="legend">'
+                f'<tr><th></th><th>class</th><th>index</th><th>share</th></tr>{rows}</table>')
+
+
+class FewShotDemo:
+    """One-shot (up to 5-shot) segmentation with :func:`mmseg_expres.apis.fewshot_segment`.
+
+    A reference is the image editor's value (picture + brush layers) and, optionally, an
+    uploaded mask that replaces the painting.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    @staticmethod
+    def references(editors: Sequence[Optional[dict]], masks: Sequence[Optional[str]],
+                   ) -> List[Tuple[np.ndarray, object]]:
+        """(BGR image, 0/1 mask or mask path) for each reference with a picture."""
+        refs = []
+        for i, (editor, mask_path) in enumerate(zip(editors, masks)):
+            which = f'reference {i + 1}'
+            image = editor_picture(editor)
+            if image is None:
+                if mask_path:
+                    raise DemoInputError(f'{which.capitalize()} has a mask but no picture: '
+                                         'upload the picture in its editor.')
+                continue
+            if mask_path:
+                check_uploaded_mask(mask_path, image.shape[:2], which)
+                refs.append((image, mask_path))
+            else:
+                refs.append((image, painted_mask(editor, which)))
+        if not refs:
+            raise DemoInputError('Upload a reference picture and paint over the object '
+                                 'first (or pick an example).')
+        return refs[:MAX_REFERENCES]
+
+    def __call__(self, editors: Sequence[Optional[dict]], masks: Sequence[Optional[str]],
+                 queries: Optional[Sequence[str]]) -> Result:
+        refs = self.references(editors, masks)
+        query_images = [(p, read_image(p)) for p in _need_files(queries, 'query images')]
+        out_dir = tempfile.mkdtemp(prefix='fewshot_')
+        pictures, files, lines = [], [], []
+        for i, (image, mask) in enumerate(refs):
+            if isinstance(mask, np.ndarray):  # painted: offered for download, to reuse
+                files.append(osp.join(out_dir, f'reference{i + 1}_mask.png'))
+                mmcv.imwrite(mask, files[-1])
+        supports = [image for image, _ in refs]
+        support_masks = [mask for _, mask in refs]
+        for path, image in query_images:
+            try:
+                found, ms = _timed(fewshot_segment, self.model, image, supports,
+                                   support_masks)
+            except ValueError as err:  # e.g. an uploaded mask in a format it refuses
+                raise DemoInputError(f'The references cannot be used: {err}') from err
+            pictures.append((overlay_mask(image[..., ::-1], found, OBJECT_RGB),
+                             osp.basename(path)))
+            files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
+            mmcv.imwrite(found, files[-1])
+            lines.append(f'<li>{html.escape(osp.basename(path))}: {100 * found.mean():.1f}% '
+                         f'of the image, model {ms:.0f} ms</li>')
+        shots = f'{len(refs)} reference{"s" if len(refs) > 1 else ""}'
+        return Result(pictures, files, f'<p>From {shots}:</p><ul>{"".join(lines)}</ul>')
