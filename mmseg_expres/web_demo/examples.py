@@ -6,12 +6,8 @@ from typing import List, Tuple
 import numpy as np
 from PIL import Image
 
-try:  # the generators' home once datasets/ is split by family
-    from ..datasets.demo_data.fewshot_seg import draw_episode_scene
-    from ..datasets.demo_data.segmentation import draw_scene
-except ImportError:  # the flat datasets/ layout
-    from ..datasets.synthetic import draw_scene
-    from ..datasets.synthetic_fewshot_seg import draw_episode_scene
+from ..datasets.demo_data.fewshot_seg import draw_episode_scene
+from ..datasets.demo_data.segmentation import draw_scene
 
 
 def segment_examples(out_dir: str, count: int = 3,
