@@ -71,10 +71,10 @@ def main() -> int:
     if osp.isfile(args.source) and args.source.endswith('.py'):
         cfg = load_config(args.source, args.cfg_options)
         specs = splits_from_config(cfg)
-        names = cfg.get('classes') if isinstance(cfg.get('classes'), list) else None
-        if names is None:
-            dataset = cfg.train_dataloader.dataset
-            names = (dataset.get('metainfo') or {}).get('classes')
+        from mmseg.registry import DATASETS
+        dataset = cfg.train_dataloader.dataset
+        names = ((dataset.get('metainfo') or {}).get('classes')
+                 or getattr(DATASETS.get(dataset.type), 'METAINFO', {}).get('classes'))
         if not specs:
             sys.exit(f'{args.source} reads no segmentation folders (not a semantic '
                      'segmentation config?).')
