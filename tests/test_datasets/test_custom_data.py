@@ -1,5 +1,7 @@
 """Your own data: the template's classes reach every field, each bad input gets its message."""
 import argparse
+import copy
+import functools
 import os
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmseg_expres.apis import load_config, load_run_config
+from mmseg_expres.apis.runner_setup import check_variable_overrides, resolve_variables
 from mmseg_expres.datasets import ClassCountError
 from mmseg_expres.datasets.demo_data.segmentation import CUSTOM_CLASSES, make_custom
 from mmseg_expres.datasets.segmentation.check_report import (DataCheckError, class_table,
@@ -21,6 +24,20 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 UPERNET = str(CONFIGS / 'expres' / 'expres_vit-b16_upernet_8xb2-80k_custom-512x512.py')
 LINEAR = str(CONFIGS / 'expres' / 'expres_vit-b16_linear_8xb2-80k_custom-512x512.py')
 ADE = str(CONFIGS / 'expres' / 'expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py')
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def _load(path: str, options: dict) -> Config:
+    """``load_config`` (file, --cfg-options, runner-derived fields) on a cached parse."""
+    cfg = copy.deepcopy(_parsed(path))
+    check_variable_overrides(cfg, options)
+    cfg.merge_from_dict(options)
+    resolve_variables(cfg)
+    return cfg
 
 
 @pytest.fixture
@@ -63,8 +80,7 @@ def test_palette_of_wrong_length_is_refused():
                                           (LINEAR, ('decode_head',))])
 def test_classes_reach_datasets_loaders_heads_and_metric(data, config, heads):
     palette = [[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3]]
-    cfg = load_config(config, {'data_root': data, 'palette': palette,
-                               'reduce_zero_label': False})
+    cfg = _load(config, {'data_root': data, 'palette': palette, 'reduce_zero_label': False})
     assert cfg.num_classes == 4 and cfg.classes == list(CUSTOM_CLASSES)
     for head in heads:
         assert cfg.model[head].num_classes == 4
@@ -93,8 +109,8 @@ def test_a_leaf_config_sets_the_variables(data, tmp_path):
 
 def test_template_refuses_a_class_count_variable_and_takes_classes(data):
     with pytest.raises(ValueError, match="'num_classes' is a variable"):
-        load_config(UPERNET, {'data_root': data, 'num_classes': 4})
-    assert load_config(UPERNET, {'data_root': data, 'classes': ['a', 'b']}).num_classes == 2
+        _load(UPERNET, {'data_root': data, 'num_classes': 4})
+    assert _load(UPERNET, {'data_root': data, 'classes': ['a', 'b']}).num_classes == 2
 
 
 @pytest.mark.parametrize('options,message', [
@@ -104,7 +120,7 @@ def test_template_refuses_a_class_count_variable_and_takes_classes(data):
 ])
 def test_bad_template_variables_stop_the_config(data, options, message):
     with pytest.raises(ValueError, match=message):
-        load_config(UPERNET, dict(data_root=data, **options))
+        _load(UPERNET, dict(data_root=data, **options))
 
 
 def _run_args(config, **options):
@@ -121,13 +137,13 @@ def test_head_class_count_mismatch_names_both_numbers_and_the_field():
 
 
 def test_loader_class_count_mismatch_is_named():
-    cfg = Config.fromfile(ADE)
+    cfg = copy.deepcopy(_parsed(ADE))
     cfg.val_dataloader.dataset.pipeline[2].num_classes = 19
     from mmseg_expres.datasets import check_class_counts
     with pytest.raises(ClassCountError, match=r'val_dataloader.dataset.pipeline\[2\]'
                        r'.num_classes is 19'):
         check_class_counts(cfg)
-    cfg = Config.fromfile(ADE)
+    cfg = copy.deepcopy(_parsed(ADE))
     cfg.val_dataloader.dataset.metainfo = dict(classes=('a', 'b'))
     with pytest.raises(ClassCountError, match='val_dataloader.dataset.metainfo.classes has 2'):
         check_class_counts(cfg)
@@ -135,7 +151,7 @@ def test_loader_class_count_mismatch_is_named():
 
 def test_top_level_data_root_refusal_names_the_fields_that_take_it():
     with pytest.raises(ValueError) as error:
-        load_config(ADE, {'data_root': '/data/ade'})
+        _load(ADE, {'data_root': '/data/ade'})
     message = str(error.value)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert f'{key}.dataset.data_root=...' in message
@@ -209,7 +225,7 @@ def test_class_table_flags_classes_absent_from_training(data):
 
 
 def test_check_before_training_reads_every_split_and_caches(data):
-    cfg = load_config(UPERNET, {'data_root': data})
+    cfg = _load(UPERNET, {'data_root': data})
     check_before_training(cfg)
     Image.fromarray(np.full((24, 32), 9, np.uint8)).save(_mask(data, 'validation', 1))
     os.utime(_mask(data, 'validation', 1), ns=(1, 1))  # same size, older mtime: re-read
