@@ -26,8 +26,6 @@ classes = 'classes.txt'
 model = dict(backbone=dict(pretrained={vit!r}))
 train_cfg = dict(max_iters=4, val_interval=4)
 """
-FAST = ['--cfg-options', 'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-        'test_dataloader.num_workers=0']
 
 
 def run(args, cwd, check=True, env=None):
@@ -52,27 +50,37 @@ def user(tmp_path_factory):
     config.write_text(USER_CONFIG.format(data_root=data, vit=str(home / 'vit' / 'vit_demo.pth')))
     assert len(config.read_text().splitlines()) <= 5
     work = home / 'work'
-    trained = run([tool('train.py'), 'my_config.py', '--work-dir', str(work), *FAST],
+    trained = run([tool('train.py'), 'my_config.py', '--work-dir', str(work)],
                   cwd=home, env=env)
     return dict(home=home, data=data, config=str(config), work=work, env=env,
                 log=trained.stdout + trained.stderr)
 
 
-def test_checker_passes_the_data_set_and_prints_the_class_table(user):
+def in_process(script: str, *args: str) -> int:
+    """A tool's ``main`` in this process (saves a start-up), as ``python script args``."""
+    import runpy
+    from unittest import mock
+    with mock.patch.object(sys, 'argv', [script, *args]):
+        return runpy.run_path(script)['main']()
+
+
+def test_checker_passes_the_data_set_and_prints_the_class_table(user, capsys, monkeypatch):
     result = run([tool('check_seg_data.py'), 'my_config.py'], cwd=user['home'],
                  env=user['env'])
     assert 'OK: 8 image/mask pairs' in result.stdout
     for name in CUSTOM_CLASSES:
         assert f' {name} ' in result.stdout
-    folder = run([tool('check_seg_data.py'), user['data']], cwd=user['home'], env=user['env'])
-    assert 'OK: 8 image/mask pairs' in folder.stdout
+    monkeypatch.chdir(user['home'])
+    assert in_process(tool('check_seg_data.py'), 'my_data', '--nproc', '1') == 0
+    assert 'OK: 8 image/mask pairs' in capsys.readouterr().out
 
 
 def test_training_derives_four_classes_and_writes_a_task_checkpoint(user):
     assert "4 classes ['wall', 'building', 'sky', 'tree']" in user['log']
     assert 'Iter(val)' in user['log'] and 'mIoU' in user['log']
     dumped = (user['work'] / 'my_config.py').read_text()
-    assert "classes=[\n    'wall'," in dumped or "classes=['wall'," in dumped
+    assert "classes = [\n    'wall',\n    'building'," in dumped  # no classes.txt needed
+    assert "metainfo=dict(classes=(\n            'wall'," in dumped
     assert osp.isfile(user['work'] / 'iter_4.pth')
 
 
@@ -80,7 +88,7 @@ def test_test_tool_draws_pictures_and_inference_api_runs(user):
     from mmseg.apis import inference_model, init_model
     home, work = user['home'], user['work']
     result = run([tool('test.py'), 'my_config.py', str(work / 'iter_4.pth'), '--work-dir',
-                  str(home / 'test'), '--show-dir', str(home / 'vis'), *FAST], cwd=home,
+                  str(home / 'test'), '--show-dir', str(home / 'vis')], cwd=home,
                  env=user['env'])
     assert 'mIoU' in result.stdout + result.stderr
     assert glob.glob(str(home / 'vis' / '**' / '*.png'), recursive=True)
@@ -101,8 +109,11 @@ def test_export_creates_its_folder(user):
 
 
 def test_mmsegs_browse_dataset_tool_runs_with_the_pinned_opencv(user):
-    """mmseg issue 3405: browse_dataset.py fails with OpenCV versions that reject
-    non-contiguous arrays; requirements/runtime.txt pins one that works."""
+    """mmseg issue 3405: browse_dataset.py hands OpenCV a planar array that no OpenCV on
+    numpy 2 draws on; the configs' ContiguousSegLocalVisualizer copies it first, on the
+    OpenCV that requirements/runtime.txt pins."""
+    import cv2
+    assert cv2.__version__ == '4.14.0'  # requirements/runtime.txt
     import mmseg
     script = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'analysis_tools',
                       'browse_dataset.py')
@@ -117,8 +128,7 @@ def test_a_bad_validation_mask_stops_training_before_the_first_iteration(user, t
     data = make_custom(str(tmp_path / 'data'), num_train=4, num_val=2, size=(32, 32))
     Image.fromarray(np.full((32, 32), 6, np.uint8)).save(
         osp.join(data, 'annotations', 'validation', 'validation_0001.png'))
-    options = ['--cfg-options', f'data_root={data}', 'train_dataloader.num_workers=0',
-               'val_dataloader.num_workers=0', 'train_cfg.max_iters=2',
+    options = ['--cfg-options', f'data_root={data}', 'train_cfg.max_iters=2',
                'train_cfg.val_interval=2']
     result = run([tool('train.py'), user['config'], '--work-dir', str(tmp_path / 'w'),
                   *options], cwd=user['home'], check=False, env=user['env'])
@@ -131,7 +141,7 @@ def test_a_bad_validation_mask_stops_training_before_the_first_iteration(user, t
     assert 'Iter(train)' in log and 'label values [6] outside [0, 4)' in log
 
 
-def test_colour_masks_convert_and_unknown_colours_are_refused(tmp_path):
+def test_colour_masks_convert_and_unknown_colours_are_refused(tmp_path, capsys, monkeypatch):
     palette = tmp_path / 'classes.txt'
     palette.write_text('wall 200 190 160\nsky #5a96e6\n')
     rgb = np.zeros((4, 6, 3), np.uint8)
@@ -140,12 +150,17 @@ def test_colour_masks_convert_and_unknown_colours_are_refused(tmp_path):
     (tmp_path / 'in').mkdir()
     Image.fromarray(rgb).save(tmp_path / 'in' / 'a.png')
     converter = osp.join(REPO, 'tools', 'dataset_converters', 'colour_masks_to_labels.py')
-    run([converter, 'in', 'out', '--palette', str(palette)], cwd=tmp_path)
-    labels = np.asarray(Image.open(tmp_path / 'out' / 'a.png'))
-    assert labels.tolist() == [[0] * 6] * 2 + [[1] * 6] * 2
+    monkeypatch.chdir(tmp_path)
+    assert in_process(converter, 'in', 'out', '--palette', str(palette)) == 0
+    labels = Image.open(tmp_path / 'out' / 'a.png')
+    assert labels.mode == 'P' and np.asarray(labels).tolist() == [[0] * 6] * 2 + [[1] * 6] * 2
     rgb[0, :3] = (1, 2, 3)
     Image.fromarray(rgb).save(tmp_path / 'in' / 'b.png')
-    result = run([converter, 'in', 'out2', '--palette', str(palette)], cwd=tmp_path,
-                 check=False)
-    assert result.returncode == 1 and '(1, 2, 3): 3' in result.stdout
+    assert in_process(converter, 'in', 'out2', '--palette', str(palette)) == 1
+    assert '(1, 2, 3): 3' in capsys.readouterr().out
     assert not (tmp_path / 'out2' / 'b.png').exists()
+    # the converted masks pass the checker's channel and label checks
+    from mmseg_expres.datasets.segmentation.label_check import read_pair
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / 'img.jpg')
+    result = read_pair((str(tmp_path / 'img.jpg'), str(tmp_path / 'out' / 'a.png'), True))
+    assert result['channels'] == 1 and result['counts'] == {0: 12, 1: 12}
