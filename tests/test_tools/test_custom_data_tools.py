@@ -44,10 +44,14 @@ def user(tmp_path_factory):
     home = tmp_path_factory.mktemp('user')
     assert not str(home).startswith(str(REPO))
     env = {'MMSEG_EXPRES_CACHE': str(home / 'cache')}
-    data = make_custom(str(home / 'my_data'), num_train=6, num_val=2, size=(48, 64))
-    run([tool('make_demo_assets.py'), '--vit-only', '--out', 'vit'], cwd=home, env=env)
+    # the guide's first command, from the user's folder (its default --config included)
+    run([tool('make_demo_assets.py'), '--custom', '--out', 'demo', '--num-train', '6',
+         '--num-val', '2'], cwd=home, env=env)
+    data = str(home / 'demo' / 'my_dataset')
+    assert (home / 'demo' / 'my_dataset' / 'classes.txt').read_text().split() == \
+        list(CUSTOM_CLASSES)
     config = home / 'my_config.py'
-    config.write_text(USER_CONFIG.format(data_root=data, vit=str(home / 'vit' / 'vit_demo.pth')))
+    config.write_text(USER_CONFIG.format(data_root=data, vit=str(home / 'demo' / 'vit_demo.pth')))
     assert len(config.read_text().splitlines()) <= 5
     work = home / 'work'
     trained = run([tool('train.py'), 'my_config.py', '--work-dir', str(work)],
@@ -71,8 +75,11 @@ def test_checker_passes_the_data_set_and_prints_the_class_table(user, capsys, mo
     for name in CUSTOM_CLASSES:
         assert f' {name} ' in result.stdout
     monkeypatch.chdir(user['home'])
-    assert in_process(tool('check_seg_data.py'), 'my_data', '--nproc', '1') == 0
+    assert in_process(tool('check_seg_data.py'), 'demo/my_dataset', '--num-classes', '4',
+                      '--nproc', '1') == 0
     assert 'OK: 8 image/mask pairs' in capsys.readouterr().out
+    assert in_process(tool('make_demo_assets.py'), '--vit-only', '--out', 'vit_only') is None
+    assert sorted(os.listdir(user['home'] / 'vit_only')) == ['vit_demo.pth']
 
 
 def test_training_derives_four_classes_and_writes_a_task_checkpoint(user):
@@ -98,7 +105,7 @@ def test_test_tool_draws_pictures_and_inference_api_runs(user):
     assert tuple(model.dataset_meta['classes']) == CUSTOM_CLASSES
     image = sorted(glob.glob(osp.join(user['data'], 'images', 'validation', '*.jpg')))[0]
     pred = inference_model(model, image).pred_sem_seg.data
-    assert pred.shape == (1, 48, 64) and int(pred.max()) < 4
+    assert pred.shape == (1, 64, 80) and int(pred.max()) < 4
 
 
 def test_export_creates_its_folder(user):
