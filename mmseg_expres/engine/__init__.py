@@ -7,4 +7,5 @@ from .seg_visualizer import ContiguousSegLocalVisualizer
 from .task_checkpoint_hook import TaskCheckpointHook, strip_frozen
 
 __all__ = ['AutocastOptimWrapper', 'ContiguousSegLocalVisualizer', 'TaskCheckpointHook',
-           'strip_frozen', 'CustomSegRunner', 'FewShotRunner', 'FewShotSegRunner', 'ListBenchmarkRunner', 'VtabRunner']
+           'strip_frozen', 'CustomSegRunner', 'FewShotRunner', 'FewShotSegRunner',
+           'ListBenchmarkRunner', 'VtabRunner']

@@ -19,8 +19,9 @@ from mmseg_expres.datasets.demo_data.segmentation import CUSTOM_CLASSES, make_cu
 
 from .seg_runs import REPO, tool
 
-#: The user's whole config (docs/custom_data.md, "Your config").
-USER_CONFIG = """_base_ = ['mmseg_expres::demo/expres_vit-demo_upernet_1xb4-300it_custom-128x128.py']
+#: The user's whole config (docs/custom_data.md, "The CPU walk-through the test runs").
+USER_CONFIG = """\
+_base_ = ['mmseg_expres::demo/expres_vit-demo_upernet_1xb4-300it_custom-128x128.py']
 data_root = {data_root!r}
 classes = 'classes.txt'
 model = dict(backbone=dict(pretrained={vit!r}))

@@ -1,8 +1,9 @@
 """The segmentation data check's throughput for ``benchmark.py`` (section ``seg_check``).
 
 Writes ``num`` image/mask pairs of ``size`` x ``size`` pixels (the demo's generated
-scenes as JPEGs and their PNG label maps) into a temporary folder and times ``label_check.check_split`` on them as ``tools/check_seg_data.py`` runs
-it (every image decoded) and as ``tools/train.py`` runs it before training (image
+scenes as JPEGs and their PNG label maps) into a temporary folder and times
+``label_check.check_split`` on them as ``tools/check_seg_data.py`` runs it (every image
+decoded) and as ``tools/train.py`` runs it before training (image
 headers only), first cold and then again with the cache of file sizes and mtimes.
 
 Besides wall time it reports the CPU time of the process and its reading processes per

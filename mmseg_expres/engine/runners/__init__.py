@@ -5,4 +5,5 @@ from .fgvc_fewshot import FewShotRunner
 from .list_benchmark import ListBenchmarkRunner
 from .vtab import VtabRunner
 
-__all__ = ['CustomSegRunner', 'FewShotRunner', 'FewShotSegRunner', 'ListBenchmarkRunner', 'VtabRunner']
+__all__ = ['CustomSegRunner', 'FewShotRunner', 'FewShotSegRunner', 'ListBenchmarkRunner',
+           'VtabRunner']
