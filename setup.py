@@ -17,6 +17,9 @@ setup(
     long_description=Path(__file__).parent.joinpath('README.md').read_text(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmseg_expres', 'mmseg_expres.*']),
+    # The configs, so that `_base_ = ['mmseg_expres::...']` works from any folder
+    # (mmseg_expres/configs/.mim/configs links to configs/; a wheel gets copies).
+    package_data={'mmseg_expres.configs': ['.mim/model-index.yml', '.mim/configs/**/*.py']},
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt') + read_requirements('mmcv.txt'),
     extras_require={'tests': read_requirements('tests.txt'),

@@ -31,3 +31,11 @@ def images() -> torch.Tensor:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _data_check_cache(tmp_path_factory):
+    """The label-check cache of tools/train.py (and the tools the tests start) in a
+    temporary folder, not the user's ~/.cache."""
+    import os
+    os.environ['MMSEG_EXPRES_CACHE'] = str(tmp_path_factory.mktemp('mmseg_expres_cache'))

@@ -8,6 +8,7 @@ can run it with ``model.backbone.pretrained=None``; a config that says so is wri
 to it (``OUT.py``) for ``init_model``/``MMSegInferencer``/``tools/test.py``.
 """
 import argparse
+import os
 import os.path as osp
 
 import torch
@@ -29,6 +30,7 @@ def main() -> None:
     model = init_model(cfg, args.task_checkpoint)
     task = torch.load(args.task_checkpoint, map_location='cpu', weights_only=True)
     meta = dict(task.get('meta', {}), task_checkpoint=False)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save({'meta': meta, 'state_dict': model.state_dict()}, args.out)
 
     cfg.model.backbone.pretrained = None

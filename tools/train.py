@@ -1,7 +1,11 @@
 """Train a model from an MMEngine config (segmentation or classification).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                          [--cfg-options key=value ...] [--launcher pytorch]
+                          [--no-data-check] [--cfg-options key=value ...] [--launcher pytorch]
+
+Before the first iteration of a segmentation run, every split's images and masks are
+paired and every mask's label values checked (cached by file size and mtime), so that a
+bad validation mask stops the run now, not at its first validation.
 """
 import argparse
 
@@ -10,6 +14,7 @@ from mmengine.runner import Runner
 
 # importing the package allow-lists MMEngine's checkpoint types for --resume
 from mmseg_expres.apis import add_common_args, enable_amp, load_run_config
+from mmseg_expres.datasets.segmentation.check_report import check_before_training
 
 
 def parse_args() -> argparse.Namespace:
@@ -19,6 +24,8 @@ def parse_args() -> argparse.Namespace:
                         help='resume from CKPT, or from the latest checkpoint of the '
                         'work dir when no path is given')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument('--no-data-check', action='store_true',
+                        help='skip the check of the segmentation masks before training')
     add_common_args(parser)
     return parser.parse_args()
 
@@ -26,6 +33,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_run_config(args, ('train_dataloader', 'val_dataloader'))
+    if not args.no_data_check:
+        check_before_training(cfg)
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':

@@ -2,7 +2,8 @@
 from .fewshot_seg import fewshot_segment
 from .inference import init_model
 from .runner_setup import (adapt_to_machine, add_common_args, default_work_dir,
-                           enable_amp, init_cpu_process_group, load_run_config)
+                           enable_amp, init_cpu_process_group, load_config, load_run_config)
 
 __all__ = ['adapt_to_machine', 'add_common_args', 'default_work_dir', 'enable_amp',
-           'fewshot_segment', 'init_cpu_process_group', 'init_model', 'load_run_config']
+           'fewshot_segment', 'init_cpu_process_group', 'init_model', 'load_config',
+           'load_run_config']

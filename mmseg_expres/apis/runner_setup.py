@@ -63,13 +63,46 @@ def check_variable_overrides(cfg: Config, options: Mapping[str, object]) -> None
                 f'MMEngine\'s runner reads, so it would have no effect'
                 + (f'; did you mean {" / ".join(close)}?' if close else '.')
                 + ' A per-GPU batch size, for example, is train_dataloader.batch_size.')
+        fields = fields_holding(cfg, cfg[name], skip=name)
         raise ValueError(
             f'--cfg-options {key}=... would have no effect: {name!r} is a variable of '
             'the config file, used when the file was read, before --cfg-options are '
-            'applied. Override the fields it was used in (e.g. model.backbone.pretrained, '
-            'train_dataloader.batch_size, optim_wrapper.optimizer.lr), or edit the config.'
+            'applied. Override the fields it was used in ('
+            + (', '.join(f'{f}=...' for f in fields) if fields else
+               'e.g. model.backbone.pretrained, train_dataloader.batch_size, '
+               'optim_wrapper.optimizer.lr')
+            + '), or edit the config.'
             + (f' This config\'s runner re-derives {sorted(resolved)} from their '
                'variables.' if resolved else ''))
+
+
+def fields_holding(cfg: Config, value: object, skip: str, limit: int = 6) -> list:
+    """The runner fields of ``cfg`` whose value is ``value`` (where a variable went).
+
+    Only distinctive values are looked for (strings, tuples, numbers other than 0 and 1),
+    so ``data_root`` names the three loaders' ``dataset.data_root`` and ``crop_size`` the
+    fields it was copied into, not every field that happens to be ``True``.
+    """
+    if isinstance(value, bool) or value in (None, 0, 1, '') or isinstance(value, dict):
+        return []
+    found = []
+
+    def walk(node, path):
+        if len(found) >= limit:
+            return
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f'{path}.{k}' if path else k)
+        elif isinstance(node, (list, tuple)) and node != value:
+            for i, v in enumerate(node):
+                walk(v, f'{path}[{i}]')
+        elif type(node) is type(value) and node == value:
+            found.append(path)
+
+    for key in cfg:
+        if key != skip and key in RUNNER_FIELDS:
+            walk(cfg[key], key)
+    return found
 
 
 def load_run_config(args: argparse.Namespace, dataloaders: Iterable[str]) -> Config:
@@ -80,18 +113,39 @@ def load_run_config(args: argparse.Namespace, dataloaders: Iterable[str]) -> Con
         dataloaders: the dataloaders whose data set layout is checked before anything
             is built, e.g. ``('train_dataloader', 'val_dataloader')``.
     """
-    from ..datasets import check_config_datasets
+    from ..datasets import check_class_counts, check_config_datasets
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        check_variable_overrides(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
     init_cpu_process_group(cfg)
     check_config_datasets(cfg, dataloaders)
+    check_class_counts(cfg)
     return cfg
+
+
+def load_config(path: str, options: Optional[Mapping[str, object]] = None) -> Config:
+    """A config file with its ``--cfg-options`` (refused where they would do nothing)
+    and the fields its runner derives from its variables."""
+    cfg = Config.fromfile(path)
+    if options:
+        check_variable_overrides(cfg, options)
+        cfg.merge_from_dict(options)
+    resolve_variables(cfg)
+    return cfg
+
+
+def resolve_variables(cfg: Config) -> None:
+    """Let the config's runner derive its fields now, so the checks see the final config.
+
+    A runner that re-derives fields from variables (``CustomSegRunner``, ``VtabRunner``,
+    ...) does so again when it is built; deriving is idempotent.
+    """
+    from mmengine.registry import RUNNERS
+    resolve = getattr(RUNNERS.get(cfg.get('runner_type', 'Runner')), 'resolve', None)
+    if resolve is not None:
+        resolve(cfg)
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:

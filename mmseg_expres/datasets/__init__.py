@@ -1,6 +1,7 @@
 """Data sets by benchmark family; importing this package registers their mmseg pieces.
 
-- ``segmentation/``: the checked loaders and the folder-layout check (ADE20K, Cityscapes).
+- ``segmentation/``: checked loaders, layout / class-count / label checks (ADE20K,
+  Cityscapes, your own data).
 - ``vtab/``: the VTAB-1k task table and its list files.
 - ``fgvc_fewshot/``: the FGVC few-shot classification benchmark (NOAH's lists), K-shot drawing.
 - ``fewshot_seg/``: PASCAL-5i / COCO-20i folds, episodes and the episodic data set.
@@ -11,8 +12,10 @@ The runners that resolve each benchmark's config live in :mod:`mmseg_expres.engi
 """
 from .fewshot_seg import EpisodeBinaryMask, FewShotSegDataset
 from .segmentation import (BadSampleError, CheckedLoadAnnotations, CheckedLoadImageFromFile,
-                           DatasetLayoutError, check_config_datasets, check_seg_layout)
+                           ClassCountError, DatasetLayoutError, check_class_counts,
+                           check_config_datasets, check_seg_layout)
 
-__all__ = ['DatasetLayoutError', 'check_config_datasets', 'check_seg_layout',
+__all__ = ['ClassCountError', 'check_class_counts',
+           'DatasetLayoutError', 'check_config_datasets', 'check_seg_layout',
            'BadSampleError', 'CheckedLoadAnnotations', 'CheckedLoadImageFromFile',
            'EpisodeBinaryMask', 'FewShotSegDataset']

@@ -1,7 +1,11 @@
-"""MMEngine pieces: the optimiser wrapper, the task-checkpoint hook and the benchmark runners."""
+"""MMEngine pieces: the optimiser wrapper, the task-checkpoint hook, the benchmark runners and
+the segmentation visualizer."""
 from .autocast_optim_wrapper import AutocastOptimWrapper
-from .runners import FewShotRunner, FewShotSegRunner, ListBenchmarkRunner, VtabRunner
+from .runners import (CustomSegRunner, FewShotRunner, FewShotSegRunner, ListBenchmarkRunner,
+                      VtabRunner)
+from .seg_visualizer import ContiguousSegLocalVisualizer
 from .task_checkpoint_hook import TaskCheckpointHook, strip_frozen
 
-__all__ = ['AutocastOptimWrapper', 'TaskCheckpointHook', 'strip_frozen', 'FewShotRunner',
-           'FewShotSegRunner', 'ListBenchmarkRunner', 'VtabRunner']
+__all__ = ['AutocastOptimWrapper', 'ContiguousSegLocalVisualizer', 'TaskCheckpointHook',
+           'strip_frozen', 'CustomSegRunner', 'FewShotRunner', 'FewShotSegRunner',
+           'ListBenchmarkRunner', 'VtabRunner']

@@ -76,3 +76,13 @@ def test_quick_fewshot_seg_section_times_every_method_and_shot(tmp_path):
     assert step['EXPRES']['trainable'] == 4 * 32 * (1 + 5 * 4)
     assert step['frozen ViT (head only)']['trainable'] == 0
     assert step['fine-tuning']['trainable'] > step['VPT-deep']['trainable'] > 0
+
+
+def test_quick_seg_check_section_reports_masks_per_second(tmp_path):
+    """The data checker's throughput: full check, pre-training check, its cached rerun."""
+    stdout, report = run_quick(tmp_path, '--sections', 'seg_check')
+    check = report['seg_check']
+    assert check['num'] == 40 and check['nproc'] == 2
+    cases = check['cases']
+    assert len(cases) == 3 and all(c['masks_per_s'] > 0 for c in cases.values())
+    assert 'masks/s' in stdout

@@ -211,10 +211,15 @@ def test_corrupt_image_in_a_worker_names_the_file(tmp_path, vit_ckpt):
         f.write(b'truncated')
     cfg = write_tiny_config(str(tmp_path / 'cfg.py'), ADE_CONFIG, root,
                             vit_ckpt, max_iters=4, workers=1)
-    result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')],
-                      check=False)
+    # the loader's own message, past the check that tools/train.py runs first
+    result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run'),
+                       '--no-data-check'], check=False)
     assert result.returncode != 0
     assert 'Cannot decode image' in result.stderr and 'ADE_train_00000002.jpg' in result.stderr
+    checked = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run2')],
+                       check=False)
+    assert 'undecodable image' in checked.stderr and 'ADE_train_00000002.jpg' in checked.stderr
+    assert 'Iter(train)' not in checked.stdout + checked.stderr
 
 
 def test_wrong_data_root_fails_before_training(tmp_path, vit_ckpt):

@@ -17,6 +17,9 @@ Sections:
   VPT-deep and fine-tuning with the prototype-matching head of the PASCAL-5i configs:
   test episodes of each ``--fewshot-shots`` and a meta-training step
   (``bench_fewshot_seg``), opt-in.
+* ``seg_check``: masks/s of the segmentation data check (``tools/check_seg_data.py`` and
+  the check ``tools/train.py`` runs first) on ``--check-masks`` generated 512x512 pairs
+  with ``--check-nproc`` processes (``bench_seg_check``), opt-in.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
@@ -64,7 +67,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sections', nargs='+', default=['cls', 'infer', 'seg'],
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
-                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg'])
+                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'seg_check'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -76,6 +79,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--fewshot-batch-size', type=int, default=8,
                         help='episodes per meta-training step (the configs: 8)')
     parser.add_argument('--fewshot-shots', type=int, nargs='+', default=[1, 5])
+    parser.add_argument('--check-masks', type=int, default=2000, help='seg_check pairs')
+    parser.add_argument('--check-nproc', type=int, default=2, help='seg_check processes')
     parser.add_argument('--num-tokens', type=int, default=5, help='EXPRES K')
     parser.add_argument('--vpt-tokens', type=int, default=50, help='VPT-deep K')
     parser.add_argument('--num-tasks', type=int, default=10)
@@ -262,6 +267,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                 f'{args.fewshot_img_size}px', cases,
                 [('frozen', bench_fewshot_seg.FROZEN)], batch, unit='episodes'))
 
+    seg_check = None
+    if 'seg_check' in args.sections:
+        import bench_seg_check
+        seg_check = bench_seg_check.run(40 if args.quick else args.check_masks,
+                                        64 if args.quick else 512, args.check_nproc)
+        tables.append(bench_seg_check.table(seg_check))
+
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:
         tables.append(targets_table(checked))
@@ -274,7 +286,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     result = dict(machine=machine, args=vars(args),
                   sections={name: results_dict(cases) for name, cases in sections.items()},
                   targets=[dict(target=n, median_ratio=v, best_ratio=b, limit=lim)
-                           for n, v, b, lim in checked])
+                           for n, v, b, lim in checked], seg_check=seg_check)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result

@@ -1,4 +1,4 @@
-"""Small generated segmentation data sets in the real ADE20K and Cityscapes layouts.
+"""Small generated segmentation data sets in the ADE20K, Cityscapes and custom layouts.
 
 The demo and the tests use them where no data set can be downloaded. Scenes are a sky
 band, a floor, buildings (rectangles) and trees (discs) on a wall, with colour jitter and
@@ -92,3 +92,28 @@ def make_cityscapes(root: str, num_train: int = 6, num_val: int = 3,
                    osp.join(data_root, 'gtFine', split, city,
                             stem + '_gtFine_labelTrainIds.png'))
     return data_root
+
+
+#: A user's own data set in the custom-data template's layout: four named classes, the
+#: floor left unlabelled (255, ignored).
+CUSTOM_IDS = {'wall': 0, 'building': 1, 'sky': 2, 'tree': 3, 'floor': 255}
+CUSTOM_CLASSES = ('wall', 'building', 'sky', 'tree')
+
+
+def make_custom(root: str, num_train: int = 8, num_val: int = 4,
+                size: Tuple[int, int] = (64, 80), seed: int = 0) -> str:
+    """Write ``root/{images,annotations}/{training,validation}`` and ``root/classes.txt``.
+
+    Returns:
+        ``root``, the ``data_root`` of the custom-data configs.
+    """
+    lut = np.array([CUSTOM_IDS[n] for n in COLOURS], np.uint8)
+    rng = np.random.default_rng(seed)
+    for split, count in (('training', num_train), ('validation', num_val)):
+        for i in range(count):
+            image, label = draw_scene(rng, size)
+            _write(image, lut[label], osp.join(root, 'images', split, f'{split}_{i:04d}.jpg'),
+                   osp.join(root, 'annotations', split, f'{split}_{i:04d}.png'))
+    with open(osp.join(root, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(CUSTOM_CLASSES) + '\n')
+    return root

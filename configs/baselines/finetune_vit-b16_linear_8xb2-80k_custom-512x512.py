@@ -1,0 +1,6 @@
+# Full fine-tuning of the ViT-B/16, with mmseg's ViT-B optimiser, + linear head,
+# your own data set (docs/custom_data.md): EXPRES's head, data and schedule.
+_base_ = ['../expres/expres_vit-b16_linear_8xb2-80k_custom-512x512.py', '../_base_/baselines.py']
+
+model = dict(backbone=_base_.finetune)
+optim_wrapper = _base_.finetune_optim_wrapper

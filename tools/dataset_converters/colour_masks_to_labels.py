@@ -1,0 +1,79 @@
+"""Convert RGB colour masks to the single-channel label PNGs that mmseg trains on.
+
+    python tools/dataset_converters/colour_masks_to_labels.py IN_DIR OUT_DIR \
+        --palette palette.json        # or classes file: "name r g b" a line
+    python tools/dataset_converters/colour_masks_to_labels.py IN_DIR OUT_DIR --grey
+
+Every ``*.png`` under IN_DIR is written under OUT_DIR with the same relative path, as a
+palette PNG whose indices are the labels (it still shows the colours in a viewer).
+``--palette``: colour i of the palette becomes label i; a colour not in the palette
+stops the conversion of that file and is reported with its pixel count (exit 1).
+``--grey``: masks saved as RGB with three equal channels keep one.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from collections import Counter
+
+import numpy as np
+from PIL import Image
+
+from mmseg_expres.datasets.segmentation.colour_masks import colours_to_labels, read_palette
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('in_dir')
+    parser.add_argument('out_dir')
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument('--palette', help='JSON palette or classes file with colours')
+    mode.add_argument('--grey', action='store_true',
+                      help='RGB masks with equal channels: keep one')
+    parser.add_argument('--suffix', default='.png')
+    args = parser.parse_args()
+
+    colours = read_palette(args.palette)[1] if args.palette else None
+    flat = [v for c in colours for v in c] if colours else None
+    unknown, refused, written = Counter(), [], 0
+    for root, _, names in os.walk(args.in_dir):
+        for name in sorted(n for n in names if n.endswith(args.suffix)):
+            src = osp.join(root, name)
+            rgb = np.asarray(Image.open(src).convert('RGB'))
+            if args.grey:
+                if not (rgb == rgb[..., :1]).all():
+                    refused.append((src, 'channels differ: a colour mask, use --palette'))
+                    continue
+                labels = rgb[..., 0]
+            else:
+                labels, missing = colours_to_labels(rgb, colours)
+                if missing:
+                    unknown.update(missing)
+                    refused.append((src, f'{len(missing)} colour(s) not in the palette'))
+                    continue
+            labels = np.ascontiguousarray(labels, np.uint8)
+            size = labels.shape[::-1]
+            if flat is None:
+                out = Image.frombytes('L', size, labels.tobytes())
+            else:  # indices are the labels; the palette only shows them in colour
+                out = Image.frombytes('P', size, labels.tobytes())
+                out.putpalette(flat)
+            dst = osp.join(args.out_dir, osp.relpath(src, args.in_dir))
+            os.makedirs(osp.dirname(dst), exist_ok=True)
+            out.save(dst)
+            written += 1
+    print(f'wrote {written} label map(s) to {args.out_dir}')
+    if refused:
+        print(f'{len(refused)} file(s) not converted:')
+        for path, why in refused:
+            print(f'  {path}: {why}')
+        if unknown:
+            print('colours not in the palette (pixels): ' + ', '.join(
+                f'{c}: {n}' for c, n in unknown.most_common()))
+            print('Add them to the palette (or paint them over) and run again.')
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
