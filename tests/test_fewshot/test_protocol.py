@@ -7,7 +7,8 @@ from mmengine.config import Config
 
 from .fewshot_data import DEMO_CONFIG, load_tool, make_folder
 
-SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2']  # 2 epochs, test at the end
+# 2 epochs, test at the end; the demo config presets no class count
+SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'custom_num_classes=4']
 
 
 @pytest.fixture(scope='module')
@@ -82,7 +83,8 @@ def test_missing_lists_stop_the_protocol_before_any_run(protocol_run, tmp_path, 
     assert 'list files are missing, nothing was run' in err
     assert err.count('No 4-shot list') == 2 and 'shots 1 (seeds 0, 1); 2 (seeds 0, 1)' in err
     with pytest.raises(SystemExit):
-        protocol.main(base + ['--datasets', 'oxford-pets'])  # the demo config: 4 classes
+        protocol.main(base + ['--datasets', 'oxford-pets', '--cfg-options',
+                              'custom_num_classes=4'])
     assert 'custom_num_classes is only for data sets of your own' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         protocol.main(base + ['--datasets', 'toy2'])
