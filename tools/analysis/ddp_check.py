@@ -1,6 +1,6 @@
 """The GPU check's ``ddp`` part: gradient averaging across ranks, and the tools' chain.
 
-    python tools/analysis/ddp_check.py --device cpu [--size tiny] [--no-allreduce]
+    python tools/analysis/ddp_check.py --device cpu [--size tiny]
 
 runs the numeric part alone. :func:`check` starts :func:`process_plan` processes with
 ``torch.distributed.run`` (NCCL, one per GPU where there are two or more; otherwise two
@@ -12,9 +12,10 @@ compares every rank with rank 0 and with one process that trains on the whole ba
 
 The model has no batch-coupled layer (LayerNorm only, no BatchNorm), so the mean of the
 ranks' shard losses is the whole batch's loss and averaged shard gradients are its
-gradient: the runs differ only by float rounding. ``--no-allreduce`` replaces DDP's
-all-reduce by a hook that keeps each rank's own gradient, as a wrongly synchronised run
-would; the check must fail then.
+gradient: the runs differ only by float rounding. Every launch also trains a control:
+the same ranks with DDP's all-reduce replaced by a hook that keeps each rank's own
+gradient, as a wrongly synchronised run would. The check passes only if the averaged
+ranks match and the control does not, so it shows on every machine that it can fail.
 
 :func:`check_ddp` adds the tools' chain: ``tools/dist_train.sh`` on generated data,
 ``--resume`` to a later iteration, ``tools/test.py`` and ``MMSegInferencer`` on the task
@@ -116,7 +117,11 @@ def trained_tensors(model: nn.Module) -> Dict[str, torch.Tensor]:
             if p.requires_grad}
 
 
-def _local_gradients(state: object, bucket) -> torch.futures.Future:
+#: The two runs of every rank: DDP as the runner uses it, and the control.
+MODES = ('averaged', 'local')
+
+
+def _local_gradients(state: object, bucket) -> torch.futures.Future[torch.Tensor]:
     """A DDP communication hook that skips the all-reduce (each rank keeps its own)."""
     future = torch.futures.Future()
     future.set_result(bucket.buffer())
@@ -136,14 +141,15 @@ def worker(args: argparse.Namespace) -> None:
     else:
         device = torch.device('cpu')
     dist.init_process_group(args.backend)
-    model = MMDistributedDataParallel(
-        module=build(args.size, device), broadcast_buffers=False,
-        device_ids=[device.index] if device.type == 'cuda' else None)
-    if args.no_allreduce:
-        model.register_comm_hook(None, _local_gradients)
-    losses = train(model, args.size, device, rank, world)
-    torch.save(dict(losses=losses, tensors=trained_tensors(model.module)),
-               Path(args.out) / f'rank{rank}.pt')
+    for mode in MODES:
+        model = MMDistributedDataParallel(
+            module=build(args.size, device), broadcast_buffers=False,
+            device_ids=[device.index] if device.type == 'cuda' else None)
+        if mode == 'local':
+            model.register_comm_hook(None, _local_gradients)
+        losses = train(model, args.size, device, rank, world)
+        torch.save(dict(losses=losses, tensors=trained_tensors(model.module)),
+                   Path(args.out) / f'rank{rank}_{mode}.pt')
     dist.destroy_process_group()
 
 
@@ -169,27 +175,29 @@ def compare(ranks: Sequence[dict], single: dict, initial: Dict[str, torch.Tensor
             f'{worst:.1e} ({where}), tolerance {tolerance:.0e}')
 
 
-def check(device: str, size: str, work: Path, no_allreduce: bool = False,
-          tolerance: float = DDP_TOLERANCE) -> Result:
-    """Run the ranks and the one-process reference on ``device`` and compare them."""
+def check(device: str, size: str, work: Path, tolerance: float = DDP_TOLERANCE) -> Result:
+    """Run the ranks (and the control) and one process on ``device``; compare them."""
     processes, backend = process_plan(device)
     out = Path(tempfile.mkdtemp(prefix='ddp_parity_', dir=work))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
-           f'--nproc-per-node={processes}', __file__, '--worker', '--out', str(out),
-           '--device', device, '--backend', backend, '--size', size]
-    run = subprocess.run(cmd + (['--no-allreduce'] if no_allreduce else []),
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+         f'--nproc-per-node={processes}', __file__, '--worker', '--out', str(out),
+         '--device', device, '--backend', backend, '--size', size],
+        capture_output=True, text=True, timeout=600)
     (out / 'ranks.log').write_text(run.stdout + run.stderr)
     name = f'ddp: {processes} {backend} processes = one process, {ITERS} iterations'
     if run.returncode != 0:
         return Result(name, False, f'exit {run.returncode}, log {out / "ranks.log"}')
-    ranks = [torch.load(out / f'rank{r}.pt', weights_only=True) for r in range(processes)]
     reference_device = torch.device('cuda' if device == 'cuda' else 'cpu')
     model = build(size, reference_device)
     initial = trained_tensors(model)
     single = dict(losses=train(model, size, reference_device), tensors=trained_tensors(model))
-    passed, detail = compare(ranks, single, initial, tolerance)
-    return Result(name, passed, f'on {device}: {detail}')
+    (synced, detail), (control, control_detail) = (
+        compare([torch.load(out / f'rank{r}_{mode}.pt', weights_only=True)
+                 for r in range(processes)], single, initial, tolerance) for mode in MODES)
+    return Result(name, synced and not control,
+                  f'on {device}: {detail}. Control, all-reduce skipped (must fail): '
+                  f'{control_detail.split("; ")[-1]}')
 
 
 # ------------------------------------------------------------------ the tools' chain
@@ -208,7 +216,7 @@ def _ddp_config(work: Path) -> Path:
                     '--out', str(work / 'data'), '--num-train', '8', '--num-val', '2'],
                    cwd=REPO, check=True, capture_output=True)
     data_root = work / 'data' / 'ADEChallengeData2016'
-    path = work / 'ddp_check.py'
+    path = work / 'ddp_chain_config.py'
     path.write_text(f'''_base_ = [{str(DEMO_CONFIG)!r}]
 model = dict(backbone=dict(pretrained={str(work / 'data' / 'vit_demo.pth')!r}))
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
@@ -277,8 +285,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     parser.add_argument('--size', choices=sorted(SIZES), default='demo')
-    parser.add_argument('--no-allreduce', action='store_true',
-                        help='skip the gradient all-reduce (the check must fail)')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--backend', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
@@ -286,7 +292,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.worker:
         worker(args)
         return 0
-    result = check(args.device, args.size, Path(tempfile.mkdtemp()), args.no_allreduce)
+    result = check(args.device, args.size, Path(tempfile.mkdtemp()))
     print(f'{result.check}: {"pass" if result.passed else "FAIL"}: {result.detail}')
     return 0 if result.passed else 1
 
