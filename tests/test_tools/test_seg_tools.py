@@ -1,5 +1,6 @@
 """The segmentation tools as users run them: train, test, resume, export, inference."""
 import glob
+import os
 import os.path as osp
 import re
 
@@ -169,7 +170,8 @@ def test_two_process_cpu_training_through_dist_train_sh(tmp_path, ade_root, vit_
         port = sock.getsockname()[1]
     work = tmp_path / 'run'
     result = run_tool([tool('dist_train.sh'), cfg, '2', '--work-dir', str(work)],
-                      env={'PORT': str(port), 'PYTHONPATH': str(tmp_path)})
+                      env={'PORT': str(port), 'PYTHONPATH': os.pathsep.join(
+                          [str(tmp_path), os.environ.get('PYTHONPATH', '')])})
     log = result.stdout + result.stderr
     assert 'SyncBN layers are built as BN' in log
     rank0, rank1 = (torch.load(work / f'rank{r}.pth', weights_only=True) for r in (0, 1))
