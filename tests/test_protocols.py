@@ -61,3 +61,58 @@ def test_vpt_protocol_configs_keep_mmsegs_setr_recipe():
     assert [h.loss_decode.loss_weight for h in cfg.model.auxiliary_head] == [0.4] * 3
     assert cfg.train_dataloader.batch_size * 8 == 16 and cfg.crop_size == (512, 512)
     assert cfg.tta_model.type == 'SegTTAModel' and cfg.tta_pipeline
+
+
+def legacy_multi_scale_sizes(width: int, height: int, scale, ratios):
+    """mmseg 0.x's MultiScaleFlipAug + Resize(keep_ratio=True), written out: each ratio
+    scales ``scale``; the image is fitted into it (long edge <= the long side, short edge
+    <= the short side) and rounded as mmcv.imrescale rounds."""
+    sizes = []
+    for ratio in ratios:
+        long_side, short_side = (int(x * ratio) for x in scale)
+        factor = min(max(long_side, short_side) / max(width, height),
+                     min(long_side, short_side) / min(width, height))
+        sizes.append((int(width * factor + 0.5), int(height * factor + 0.5)))
+    return sizes
+
+
+def tta_outputs(cfg: Config, image_path: str):
+    """(width, height, flipped) of every pass of the config's tta_pipeline on one image."""
+    import copy
+
+    from mmcv.transforms import LoadImageFromFile
+    from mmseg.registry import TRANSFORMS
+    from mmseg.utils import register_all_modules
+    register_all_modules()
+    load, augment = cfg.tta_pipeline
+    assert load.type == 'LoadImageFromFile' and augment.type == 'TestTimeAug'
+    augment = copy.deepcopy(augment)  # no ground truth here: leave out LoadAnnotations
+    augment.transforms = [t for t in augment.transforms if t[0].type != 'LoadAnnotations']
+    packed = TRANSFORMS.build(augment)(LoadImageFromFile()(dict(img_path=image_path)))
+    return [(s.img_shape[1], s.img_shape[0], s.flip) for s in packed['data_samples']]
+
+
+@pytest.mark.parametrize('config, scale, ratios', [
+    (SETR.format('expres'), (2048, 512), [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]),
+    (SETR.format('vpt-deep'), (2048, 512), [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]),
+    (osp.join(REPO, 'configs', 'dinov2',
+              'ms-probe_vit-b14-dinov2_bn-linear4_8xb2-40k_ade20k-640x640.py'),
+     (99999999, 640), [1.0, 1.32, 1.73, 2.28, 3.0]),
+])
+def test_multi_scale_test_uses_the_published_scales(config, scale, ratios, tmp_path):
+    """VPT's MS and DINOv2's +ms: the ratios scale the single-scale size (mmseg 0.x), not
+    the image (mmseg 1.x's ADE20K tta_pipeline); each size with and without a flip."""
+    import mmcv
+    import numpy as np
+    cfg = Config.fromfile(config)
+    for width, height in ((683, 512), (512, 384)):
+        path = str(tmp_path / f'{width}x{height}.png')
+        mmcv.imwrite(np.zeros((height, width, 3), np.uint8), path)
+        expected = legacy_multi_scale_sizes(width, height, scale, ratios)
+        assert tta_outputs(cfg, path) == [(w, h, flip) for w, h in expected
+                                         for flip in (False, True)]
+    # the images of the issue: where the two rules part (a short side other than 512)
+    assert legacy_multi_scale_sizes(512, 384, (2048, 512), [0.5, 1.75]) == \
+        [(341, 256), (1195, 896)]
+    assert legacy_multi_scale_sizes(683, 512, (2048, 512), [0.5, 1.75]) == \
+        [(342, 256), (1195, 896)]

@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 
 from mmseg_expres.apis import init_model
+from mmseg_expres.utils.checkpoint_files import atomic_write
 
 
 def main() -> None:
@@ -31,7 +32,8 @@ def main() -> None:
     task = torch.load(args.task_checkpoint, map_location='cpu', weights_only=True)
     meta = dict(task.get('meta', {}), task_checkpoint=False)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save({'meta': meta, 'state_dict': model.state_dict()}, args.out)
+    with atomic_write(args.out, 'wb') as f:  # never a truncated file under the name
+        torch.save({'meta': meta, 'state_dict': model.state_dict()}, f)
 
     cfg.model.backbone.pretrained = None
     out_cfg = osp.splitext(args.out)[0] + '.py'

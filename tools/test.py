@@ -4,7 +4,6 @@
                          [--tta] [--cfg-options key=value ...] [--launcher pytorch]
 """
 import argparse
-import os.path as osp
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
@@ -12,6 +11,7 @@ from mmengine.runner import Runner
 
 # importing the package allow-lists MMEngine's checkpoint types for the checkpoint
 from mmseg_expres.apis import add_common_args, load_run_config
+from mmseg_expres.utils.checkpoint_files import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,8 +47,7 @@ def enable_visualisation(cfg: Config, args: argparse.Namespace) -> None:
 def main() -> None:
     args = parse_args()
     cfg = load_run_config(args, ('test_dataloader',))
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint!r}')
+    check_checkpoint_file(args.checkpoint)  # missing or cut short: say so, naming it
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualisation(cfg, args)

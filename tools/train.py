@@ -10,11 +10,12 @@ bad validation mask stops the run now, not at its first validation.
 import argparse
 
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 # importing the package allow-lists MMEngine's checkpoint types for --resume
 from mmseg_expres.apis import add_common_args, enable_amp, load_run_config
 from mmseg_expres.datasets.segmentation.check_report import check_before_training
+from mmseg_expres.utils.checkpoint_files import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,7 +40,11 @@ def main() -> None:
         enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest is not None:
+            check_checkpoint_file(latest)
     elif args.resume is not None:
+        check_checkpoint_file(args.resume)
         cfg.resume, cfg.load_from = True, args.resume
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

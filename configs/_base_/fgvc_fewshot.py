@@ -7,7 +7,7 @@
 # `dataset`, `shot`, `seed` (which list: 0, 1, 2), `fewshot_root`, the `*_split`
 # variables, `batch_size` and `custom_num_classes` may be overridden with --cfg-options:
 # FewShotRunner re-derives the head's class count, each dataloader's folder, list file
-# and batch size from them (mmseg_expres/datasets/fewshot_runner.py). All data sets,
+# and batch size from them (mmseg_expres/engine/runners/fgvc_fewshot.py). All data sets,
 # shots and seeds: tools/fewshot/run_protocol.py.
 _base_ = ['mmpretrain::_base_/default_runtime.py', './expres_cls.py']
 

@@ -4,7 +4,7 @@
 #
 # `task`, `vtab_root`, the three `*_split` variables and `batch_size` may be overridden
 # with --cfg-options: VtabRunner re-derives the head's class count, each dataloader's
-# folder, list file and batch size from them (mmseg_expres/datasets/vtab_runner.py).
+# folder, list file and batch size from them (mmseg_expres/engine/runners/vtab.py).
 # The full lr x wd selection and 5-seed retraining: tools/vtab/run_protocol.py.
 _base_ = ['mmpretrain::_base_/default_runtime.py', './expres_cls.py']
 

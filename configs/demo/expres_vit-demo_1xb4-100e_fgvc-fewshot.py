@@ -2,12 +2,13 @@
 # config, recipe and schedule unchanged, on timm's small `test_vit` (width 64, patch 32 at
 # 224 px, random weights: no pretrained weights can be downloaded here) and data sets of
 # 4 classes that tools/fewshot/make_demo_data.py generates; batch 4 for 4-image lists.
-# Its accuracy says nothing about EXPRES on real data.
+# Its accuracy says nothing about EXPRES on real data. The class count is not preset:
+# run_demo.sh passes `--cfg-options custom_num_classes=4`, and data of your own must say
+# its own (FewShotRunner refuses a list whose labels do not fit the head).
 _base_ = ['../expres/expres_vit-b16_1xb64-100e_fgvc-fewshot.py']
 
 fewshot_root = 'data/fewshot_demo'
 dataset = 'demo-a'
-custom_num_classes = 4
 batch_size = 4
 embed_dims = 64
 

@@ -1,7 +1,6 @@
 # DINOv2's "+ms" segmentation probe (Oquab et al., 2023): the patch tokens of the last four
 # layers of the frozen ViT-B/14, each after the final LayerNorm, concatenated, BatchNorm and
-# a linear layer; 640 px resolution; test with `tools/test.py --tta` (multi-scale + flip,
-# mmseg's ADE20K scales 0.5-1.75: Meta's exact test scales are not in its public code).
+# a linear layer; 640 px resolution; test with `tools/test.py --tta` (tta_pipeline below).
 _base_ = ['./expres_vit-b14-dinov2_bn-linear_8xb2-40k_ade20k-512x512.py',
           '../_base_/baselines.py']
 
@@ -21,3 +20,14 @@ test_pipeline = [dict(step, scale=scale) if step['type'] == 'Resize' else step
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+
+# The "+ms" test as configs derived from Meta's ADE20K "ms" config file use it (the file
+# is on Meta's download server, not in its repository; docs/results.md): mmseg 0.x's
+# MultiScaleFlipAug(img_scale=(99999999, 640), img_ratios=tta_ratios, flip=True), i.e. the
+# short side at 640 times each ratio, aspect ratio kept, and flips.
+test_scale, tta_ratios = (99999999, 640), [1.0, 1.32, 1.73, 2.28, 3.0]
+tta_resizes = [dict(type='Resize', scale=(int(test_scale[0] * r), int(test_scale[1] * r)),
+                    keep_ratio=True) for r in tta_ratios]
+tta_pipeline = [
+    _base_.tta_pipeline[0],
+    dict(type='TestTimeAug', transforms=[tta_resizes, *_base_.tta_pipeline[1].transforms[1:]])]

@@ -3,8 +3,8 @@
 # with three auxiliary heads at weight 0.4, 512x512 crops, 8 GPUs x 2 images, 160k
 # iterations, SGD lr 1e-3, weight decay 0, head lr x10, poly decay, sliding-window test
 # over 512 windows at stride 341, with its ViT replaced by the frozen ImageNet-21k
-# ViT-L/16 under EXPRES. `tools/test.py --tta` gives the "MS" column (scales 0.5-1.75
-# and flips, mmseg's ADE20K tta_pipeline). docs/results.md has the published numbers.
+# ViT-L/16 under EXPRES. `tools/test.py --tta` gives the "MS" column with VPT's scales
+# (tta_pipeline below). docs/results.md has the published numbers.
 _base_ = ['mmseg::setr/setr_vit-l_pup_8xb2-160k_ade20k-512x512.py']
 
 custom_imports = dict(
@@ -23,3 +23,14 @@ model = dict(
         out_indices=(9, 14, 19, 23)))  # what SETR-PUP's four heads read
 # Checkpoints hold the prompts and heads only (tools/export_full_checkpoint.py).
 custom_hooks = [dict(type='TaskCheckpointHook')]
+
+# VPT's "MS" numbers come from mmseg 0.x: MultiScaleFlipAug(img_scale=(2048, 512),
+# img_ratios=tta_ratios, flip=True) fits each image, aspect ratio kept, into the
+# single-scale size times each ratio. mmseg 1.x's ADE20K tta_pipeline multiplies the
+# image's own size instead, which differs for every image whose short side is not 512.
+test_scale, tta_ratios = (2048, 512), [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_resizes = [dict(type='Resize', scale=(int(test_scale[0] * r), int(test_scale[1] * r)),
+                    keep_ratio=True) for r in tta_ratios]
+tta_pipeline = [
+    _base_.tta_pipeline[0],
+    dict(type='TestTimeAug', transforms=[tta_resizes, *_base_.tta_pipeline[1].transforms[1:]])]

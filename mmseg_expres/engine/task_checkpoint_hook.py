@@ -1,21 +1,10 @@
 """Save small task checkpoints: trainable parameters, heads and buffers, no frozen ViT."""
-from typing import Dict, Set
-
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import nn
 
-
-def _frozen_vits(model: nn.Module) -> Dict[str, Set[str]]:
-    """Prefix of each frozen ViT in ``model`` -> full keys of its trainable tensors."""
-    from ..models.backbones import FrozenViTBackbone
-    found = {}
-    for name, module in model.named_modules():
-        if isinstance(module, FrozenViTBackbone) and module.frozen:
-            prefix = f'{name}.vit.' if name else 'vit.'
-            found[prefix] = {prefix + key for key in module.trainable_vit_keys()}
-    return found
+from ..utils import checkpoint_files  # noqa: F401  (registers 'atomic_local')
 
 
 def strip_frozen(state_dict: dict, model: nn.Module) -> dict:
@@ -26,7 +15,8 @@ def strip_frozen(state_dict: dict, model: nn.Module) -> dict:
     rebuild the model on the same pretrained ViT; the fingerprint makes loading onto
     another ViT fail.
     """
-    vits = _frozen_vits(model)
+    from ..models.task_loading import frozen_vits
+    vits = frozen_vits(model)
     prefixes = tuple(vits)
     trainable = set().union(*vits.values())
     return type(state_dict)((k, v) for k, v in state_dict.items()
@@ -35,16 +25,26 @@ def strip_frozen(state_dict: dict, model: nn.Module) -> dict:
 
 @HOOKS.register_module()
 class TaskCheckpointHook(Hook):
-    """Drop the frozen ViT from every checkpoint the runner saves.
+    """Drop the frozen ViT from every checkpoint the runner saves, and save atomically.
 
     A ViT-B/16 UperNet checkpoint shrinks from the whole model to the prompts, neck and
     heads; ``tools/export_full_checkpoint.py`` writes a self-contained one when needed.
     Resuming works because the runner rebuilds the frozen ViT from ``pretrained``.
+    Every ``CheckpointHook`` that writes with MMEngine's default backend gets
+    ``AtomicLocalBackend`` (``utils/checkpoint_files.py``), so an interrupted save never
+    leaves a truncated file.
     """
 
     priority = 'VERY_LOW'  # after hooks that add to the checkpoint
+
+    def before_run(self, runner) -> None:
+        # CheckpointHook builds its file backend in before_train, after every before_run
+        for hook in runner.hooks:
+            if isinstance(hook, CheckpointHook) and hook.backend_args is None:
+                hook.backend_args = dict(backend='atomic_local')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         checkpoint['state_dict'] = strip_frozen(checkpoint['state_dict'], model)
         checkpoint.setdefault('meta', {})['task_checkpoint'] = True
+

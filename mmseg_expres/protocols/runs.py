@@ -10,6 +10,7 @@ paths mean what they would for ``tools/train.py`` itself.
 import argparse
 import glob
 import json
+import math
 import os
 import os.path as osp
 import shlex
@@ -17,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import List, Optional
+
+from ..utils.checkpoint_files import atomic_write
 
 METRIC = 'accuracy/top1'
 
@@ -54,12 +57,24 @@ def read_final_metric(run_dir: str) -> Optional[float]:
 
     MMEngine's LocalVisBackend appends one JSON line per log step to
     ``<run_dir>/<timestamp>/vis_data/scalars.json``; a resumed run adds a new timestamp.
+
+    Raises:
+        RuntimeError: a logged loss or the metric is NaN or inf. A run whose loss
+            diverged still reports a finite top-1 (of a broken model), which must not
+            enter the results.
     """
     value = None
     for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path, encoding='utf-8') as f:
             for line in f:
-                record = json.loads(line)
+                record = json.loads(line)  # reads NaN and Infinity as floats
+                bad = {k: v for k, v in record.items() if (k == METRIC or 'loss' in k)
+                       and isinstance(v, (int, float)) and not math.isfinite(v)}
+                if bad:
+                    raise RuntimeError(
+                        f'{path} logs {bad} at step {record.get("step")}: the run '
+                        'diverged, and its accuracy means nothing. Lower the learning '
+                        'rate (or check the data), delete the run folder and run again.')
                 if METRIC in record:
                     value = float(record[METRIC])
     return value
@@ -110,11 +125,8 @@ class ResultsFile:
 
     def save(self) -> None:
         """Rewrite the whole file (after every run)."""
-        os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
-        tmp = self.path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
+        with atomic_write(self.path) as f:  # a crash never leaves half a file
             json.dump(self.data, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)  # a crash never leaves half a file
 
 
 class Launcher:

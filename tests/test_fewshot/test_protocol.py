@@ -7,7 +7,8 @@ from mmengine.config import Config
 
 from .fewshot_data import DEMO_CONFIG, load_tool, make_folder
 
-SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2']  # 2 epochs, test at the end
+# 2 epochs, test at the end; the demo config presets no class count
+SHORT = ['custom_num_classes=4', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2']
 
 
 @pytest.fixture(scope='module')
@@ -75,14 +76,14 @@ def test_aggregator_prints_the_recorded_runs(protocol_run, capsys):
 def test_missing_lists_stop_the_protocol_before_any_run(protocol_run, tmp_path, capsys):
     protocol, _, root, _ = protocol_run
     base = ['--fewshot-root', str(root), '--config', DEMO_CONFIG, '--work-dir',
-            str(tmp_path)]
+            str(tmp_path), '--cfg-options', 'custom_num_classes=4']
     with pytest.raises(SystemExit):
         protocol.main(base + ['--datasets', 'toy', '--shots', '1', '4', '--seeds', '0', '1'])
     err = capsys.readouterr().err
     assert 'list files are missing, nothing was run' in err
     assert err.count('No 4-shot list') == 2 and 'shots 1 (seeds 0, 1); 2 (seeds 0, 1)' in err
     with pytest.raises(SystemExit):
-        protocol.main(base + ['--datasets', 'oxford-pets'])  # the demo config: 4 classes
+        protocol.main(base + ['--datasets', 'oxford-pets'])  # a benchmark: 37 classes
     assert 'custom_num_classes is only for data sets of your own' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         protocol.main(base + ['--datasets', 'toy2'])
@@ -94,7 +95,8 @@ def test_dry_run_prints_the_commands_and_runs_nothing(protocol_run, tmp_path, ca
     protocol, _, root, _ = protocol_run
     protocol.main(['--fewshot-root', str(root), '--datasets', 'toy', '--shots', '1',
                    '--seeds', '0', '1', '--config', DEMO_CONFIG, '--work-dir',
-                   str(tmp_path), '--dry-run', '--launcher', 'slurm', '--partition', 'gpu'])
+                   str(tmp_path), '--dry-run', '--launcher', 'slurm', '--partition', 'gpu',
+                   '--cfg-options', 'custom_num_classes=4'])
     commands = [line for line in capsys.readouterr().out.splitlines()
                 if line.startswith('env GPUS=1 ')]
     assert len(commands) == 2

@@ -97,3 +97,30 @@ def test_the_variables_may_be_overridden_and_reach_the_built_runner(root, tmp_pa
         DefaultScope._instance_dict.update(scopes)
     with pytest.raises(ValueError, match="'lr' is a variable of the config file"):
         check_variable_overrides(Config.fromfile(CONFIG), {'lr': 0.1})
+
+
+def test_labels_outside_the_class_count_are_refused_before_training(tmp_path):
+    """A 6-class data set of your own with custom_num_classes=4 used to train until
+    mmpretrain's first step failed; the runner names the list, line and label."""
+    make_folder(str(tmp_path), 'mine', dict(train=2, test=1), (1, ), (0, ),
+                custom_num_classes=6)
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.merge_from_dict(dict(fewshot_root=str(tmp_path), dataset='mine', shot=1,
+                             custom_num_classes=4))
+    with pytest.raises(ValueError, match=r'train_meta.list.num_shot_1.seed_0: labels outside '
+                                         r'\[0, 4\) for a 4-class head: line \d+: [45]'):
+        apply_fewshot_split(cfg)
+    cfg.custom_num_classes = 6
+    apply_fewshot_split(cfg)
+    assert cfg.model.head.num_classes == 6
+
+
+def test_the_demo_config_presets_no_class_count(tmp_path):
+    """Data of your own must say how many classes it has; the demo's 4 is not inherited."""
+    make_folder(str(tmp_path), 'demo-a', dict(train=2, test=1), (1, ), (0, ),
+                custom_num_classes=6)
+    cfg = Config.fromfile(DEMO_CONFIG)
+    assert cfg.custom_num_classes is None
+    cfg.merge_from_dict(dict(fewshot_root=str(tmp_path), shot=1))
+    with pytest.raises(KeyError, match="Unknown few-shot data set 'demo-a'.*custom_num_classes"):
+        apply_fewshot_split(cfg)

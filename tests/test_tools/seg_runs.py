@@ -13,6 +13,7 @@ from mmseg_expres.models.backbones import create_timm_vit
 from ..conftest import TINY_VIT
 
 REPO = Path(__file__).resolve().parents[2]
+ADE_CONFIG = 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py'
 
 # Overrides that shrink a shipped segmentation config to the tiny ViT and a few steps.
 TINY_SEG_OVERRIDES = '''

@@ -1,8 +1,11 @@
 """tools/analysis/gpu_check.py: every part that runs without CUDA runs here, so it cannot
 rot: parity against a float64 reference, fp16 (loss-scaled) and bf16 AMP on the CPU, and
-the distributed train / resume / test / inferencer chain with gloo."""
+DDP with gloo (gradient averaging across two processes, then the distributed train /
+resume / test / inferencer chain). Each check is shown to fail on NaN and inf."""
 import importlib.util
 import json
+import math
+import sys
 
 import pytest
 import torch
@@ -33,6 +36,22 @@ def test_parity_passes_and_measures_a_real_difference(gpu_check):
     assert all('max relative error' in r.detail for r in strict)
 
 
+@pytest.mark.parametrize('bad', [math.nan, math.inf])
+def test_parity_fails_on_a_device_that_returns_nan_or_inf(gpu_check, monkeypatch, bad):
+    """``error > worst`` never holds for NaN: the check must rank it above every number."""
+    measure = gpu_check._outputs_and_prompt_grads
+
+    def poisoned(model, images, grad):
+        found = measure(model, images, grad)
+        if images.dtype == torch.float32:  # the device run, not the float64 reference
+            found = {k: torch.full_like(v, bad) for k, v in found.items()}
+        return found
+    monkeypatch.setattr(gpu_check, '_outputs_and_prompt_grads', poisoned)
+    results = gpu_check.check_parity(torch.device('cpu'), 'tiny')
+    assert results and not any(r.passed for r in results)
+    assert all(f'max relative error {bad:.1e}' in r.detail for r in results)
+
+
 @pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
 def test_amp_trains_the_prompts_only_and_skips_no_late_step(gpu_check, dtype):
     run = gpu_check.amp_run(torch.device('cpu'), 'tiny', dtype, iters=6)
@@ -48,22 +67,72 @@ def test_amp_check_sees_skipped_fp16_steps(gpu_check):
     assert all(run['skipped']) and not any(run['prompts_moved'].values())
 
 
+@pytest.mark.parametrize('bad', [math.nan, math.inf])
+def test_amp_check_fails_on_a_nan_or_inf_loss_or_prompt(gpu_check, bad):
+    run = gpu_check.amp_run(torch.device('cpu'), 'tiny', 'bfloat16', iters=2)
+    assert gpu_check.amp_passed(run) and all(run['prompts_finite'].values())
+    assert not gpu_check.amp_passed(dict(run, losses=[run['losses'][0], bad]))
+    name = next(iter(run['prompts_finite']))
+    assert not gpu_check.amp_passed(dict(run, prompts_finite={name: False}))
+
+
+@pytest.mark.parametrize('ratio, passed', [(0.5, True), (math.nan, False), (math.inf, False)])
+def test_bench_targets_fail_on_nan_and_inf(gpu_check, ratio, passed):
+    sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
+    import benchmark
+    report = dict(targets=[dict(target='EXPRES full step / fine-tuning step',
+                                median_ratio=ratio, best_ratio=None, limit=0.7)])
+    report = json.loads(json.dumps(report))  # as gpu_check reads benchmark.py's file
+    assert [r.passed for r in gpu_check.bench_results(report)] == [passed]
+    table = benchmark.targets_table([('target', ratio, None, 0.7)])
+    assert table.splitlines()[-1].endswith('| yes |' if passed else '| NO |')
+
+
 def test_check_amp_reports_both_dtypes(gpu_check):
     results = gpu_check.check_amp(torch.device('cpu'), 'tiny')
     assert [r.check for r in results] == ['amp: float16', 'amp: bfloat16']
     assert all(r.passed for r in results), results
 
 
-def test_ddp_chain_with_gloo_through_the_cli(tmp_path):
+@pytest.fixture(scope='module')
+def ddp_check(gpu_check):
+    import ddp_check  # gpu_check put its folder on the path
+    return ddp_check
+
+
+@pytest.mark.parametrize('bad', [math.nan, math.inf])
+def test_ddp_comparison_fails_on_nan_and_inf(ddp_check, bad):
+    initial = {'w': torch.zeros(3)}
+    single = dict(losses=[1.0, 0.5], tensors={'w': torch.tensor([0.1, 0.2, 0.3])})
+    ranks = [dict(losses=[1.0, 0.5], tensors={'w': torch.tensor([0.1, 0.2, 0.3])})
+             for _ in range(2)]
+    assert ddp_check.compare(ranks, single, initial)[0]
+    ranks[1]['tensors']['w'][1] = bad
+    passed, detail = ddp_check.compare(ranks, single, initial)
+    assert not passed and 'rank 1' in detail
+    ranks[1]['tensors']['w'][1] = 0.2
+    ranks[0]['losses'][1] = bad
+    assert not ddp_check.compare(ranks, single, initial)[0]
+
+
+def test_ddp_chain_with_gloo_through_the_cli(ddp_check, tmp_path):
     out = tmp_path / 'result.json'
     result = run_tool([str(REPO / 'tools' / 'analysis' / 'gpu_check.py'), '--device', 'cpu',
-                       '--checks', 'ddp', '--work-dir', str(tmp_path / 'work'),
-                       '--json', str(out)], check=False, timeout=600)
+                       '--checks', 'ddp', '--size', 'tiny', '--work-dir',
+                       str(tmp_path / 'work'), '--json', str(out)], check=False, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads(out.read_text())['results']
-    assert [r['check'].split(':')[0] for r in rows] == ['ddp'] * 4
+    assert [r['check'].split(':')[0] for r in rows] == ['ddp'] * 5
     assert all(r['passed'] for r in rows)
-    assert 'mIoU' in rows[2]['detail'] and "on cpu" in rows[3]['detail']
+    # Two gloo processes equal one process on the whole batch, and the control run,
+    # whose ranks keep their own gradients (all-reduce skipped), is far off: the check
+    # sees a rank whose gradients are not averaged.
+    assert '2 gloo processes = one process' in rows[0]['check']
+    synced, control = [float(part.split('max relative difference ')[1].split()[0])
+                       for part in rows[0]['detail'].split('Control')]
+    assert synced <= ddp_check.DDP_TOLERANCE and control > 100 * ddp_check.DDP_TOLERANCE
+    assert '2 process(es), gloo' in rows[1]['check']
+    assert 'mIoU' in rows[3]['detail'] and "on cpu" in rows[4]['detail']
 
 
 def test_cli_refuses_bench_on_the_cpu_and_fails_on_a_failed_check(gpu_check, capsys):

@@ -1,5 +1,6 @@
 """The segmentation tools as users run them: train, test, resume, export, inference."""
 import glob
+import os
 import os.path as osp
 import re
 
@@ -10,31 +11,9 @@ from torch.testing import assert_close
 
 from mmseg_expres.datasets.demo_data.segmentation import make_ade20k, make_cityscapes
 
-from .seg_runs import run_tool, tool, write_tiny_config, write_tiny_vit
+from .seg_runs import ADE_CONFIG, run_tool, tool, write_tiny_config, write_tiny_vit
 
-ADE_CONFIG = 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py'
 CITYSCAPES_LINEAR_CONFIG = 'expres/expres_vit-b16_linear_8xb2-80k_cityscapes-512x1024.py'
-
-
-@pytest.fixture(scope='module')
-def ade_root(tmp_path_factory) -> str:
-    return make_ade20k(str(tmp_path_factory.mktemp('ade')), num_train=8, num_val=2,
-                       size=(48, 64))
-
-
-@pytest.fixture(scope='module')
-def vit_ckpt(tmp_path_factory) -> str:
-    return write_tiny_vit(str(tmp_path_factory.mktemp('vit') / 'tiny_vit.pth'))
-
-
-@pytest.fixture(scope='module')
-def trained_ade(tmp_path_factory, ade_root, vit_ckpt):
-    """One tools/train.py run on the shipped ADE20K UperNet config, shared by tests."""
-    work = tmp_path_factory.mktemp('ade_run')
-    cfg = write_tiny_config(str(work / 'cfg.py'), ADE_CONFIG, ade_root,
-                            vit_ckpt)
-    result = run_tool([tool('train.py'), cfg, '--work-dir', str(work)])
-    return cfg, str(work), result
 
 
 def _state(ckpt: str) -> dict:
@@ -191,7 +170,8 @@ def test_two_process_cpu_training_through_dist_train_sh(tmp_path, ade_root, vit_
         port = sock.getsockname()[1]
     work = tmp_path / 'run'
     result = run_tool([tool('dist_train.sh'), cfg, '2', '--work-dir', str(work)],
-                      env={'PORT': str(port), 'PYTHONPATH': str(tmp_path)})
+                      env={'PORT': str(port), 'PYTHONPATH': os.pathsep.join(
+                          [str(tmp_path), os.environ.get('PYTHONPATH', '')])})
     log = result.stdout + result.stderr
     assert 'SyncBN layers are built as BN' in log
     rank0, rank1 = (torch.load(work / f'rank{r}.pth', weights_only=True) for r in (0, 1))

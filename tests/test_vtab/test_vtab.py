@@ -84,6 +84,18 @@ def test_runner_resolution_fails_loudly_on_a_wrong_root_or_task(tmp_path):
         apply_vtab_task(cfg)
 
 
+def test_runner_refuses_a_label_outside_the_tasks_classes(tmp_path):
+    """mmpretrain would fail at the first step, or train a label of another task."""
+    from mmseg_expres.engine.runners.vtab import apply_vtab_task
+    folder = Path(make_vtab_task(str(tmp_path), 'kitti', dict(train800=4, val200=2, test=2)))
+    _edit_line(folder / 'val200.txt', 1, 'images/val200/00001.png 4')  # kitti: 4 classes
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(dict(task='kitti', vtab_root=str(tmp_path), val_split='val200'))
+    with pytest.raises(ValueError, match=r'val200.txt: labels outside \[0, 4\) for a '
+                                         r'4-class head: line 2: 4.*check_vtab.py'):
+        apply_vtab_task(cfg)
+
+
 # --------------------------------------------------------------------------- checker
 @pytest.fixture(scope='module')
 def clean_kitti(tmp_path_factory):
@@ -166,6 +178,23 @@ def test_select_best_breaks_ties_towards_the_smaller_lr():
     grid = {'a': dict(lr=1.0, wd=0.0, val_top1=50.0), 'b': dict(lr=0.5, wd=0.01, val_top1=50.0),
             'c': dict(lr=0.5, wd=0.0, val_top1=50.0), 'd': dict(lr=5.0, wd=0.0, val_top1=40.0)}
     assert select_best(grid) == grid['c']
+    grid['d']['val_top1'] = float('nan')  # max() would skip it silently
+    with pytest.raises(ValueError, match='non-finite val_top1'):
+        select_best(grid)
+
+
+@pytest.mark.parametrize('record', ['{"loss": NaN, "step": 3}', '{"loss": Infinity, "step": 3}',
+                                    '{"accuracy/top1": NaN, "step": 5}'])
+def test_a_diverged_run_is_not_recorded(tmp_path, record):
+    """A run whose loss went NaN still logs a finite top-1 of a broken model."""
+    scalars = tmp_path / 'run' / '20240101_000000' / 'vis_data' / 'scalars.json'
+    scalars.parent.mkdir(parents=True)
+    scalars.write_text('{"loss": 2.3, "step": 1}\n' + record + '\n'
+                       '{"accuracy/top1": 25.0, "step": 5}\n')
+    with pytest.raises(RuntimeError, match='diverged'):
+        runs.read_final_metric(str(tmp_path / 'run'))
+    scalars.write_text('{"loss": 2.3, "step": 1}\n{"accuracy/top1": 25.0, "step": 5}\n')
+    assert runs.read_final_metric(str(tmp_path / 'run')) == 25.0
 
 
 @pytest.fixture(scope='module')

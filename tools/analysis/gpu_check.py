@@ -13,9 +13,11 @@ Checks (a pass/fail table at the end; exit status 1 if one fails):
   ``AutocastOptimWrapper`` (what ``--amp`` uses) in fp16 with its dynamic loss scale and in
   bf16: finite losses, the prompts move, the frozen ViT does not, and the loss scaler
   skips no step after the first ``AMP_SETTLE`` (where fp16 overflows would show).
-* ``ddp``: ``tools/dist_train.sh`` on generated data with one process per GPU (NCCL; one
-  gloo process on a CPU), ``--resume`` to a later iteration, ``tools/test.py`` and
-  ``MMSegInferencer`` on the task checkpoint, all on the device.
+* ``ddp`` (``ddp_check.py``): at least two processes (NCCL, one per GPU, on two or more
+  GPUs; else two gloo processes on the GPU or CPU) train a few steps on shards of one global
+  batch; every rank's prompts and the loss must equal one process's on the whole batch
+  within ``DDP_TOLERANCE``. Then ``tools/dist_train.sh`` on generated data, ``--resume`` to a
+  later iteration, ``tools/test.py`` and ``MMSegInferencer`` on the task checkpoint.
 * ``bench``: ``tools/analysis/benchmark.py`` on the device (ViT-B/16 classification and
   UperNet 512x512 steps, fp32 and AMP, with the GPU targets); CUDA only.
 
@@ -23,34 +25,28 @@ Checks (a pass/fail table at the end; exit status 1 if one fails):
 """
 import argparse
 import copy
-import glob
 import json
 import math
-import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs' / 'demo' / 'expres_vit-demo_upernet_1xb4-300it_ade20k-128x128.py'
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling ddp_check.py
+from ddp_check import DEMO_CONFIG, REPO, Result, check_ddp, run_logged  # noqa: E402
+
+from mmseg_expres.utils.numeric import within, worst_of  # noqa: E402
+
 CHECKS = ('parity', 'amp', 'ddp', 'bench')
 #: |device - float64 reference| <= tolerance * max |reference|, per tensor.
 PARITY_TOLERANCE = 1e-4
 AMP_ITERS, AMP_SETTLE = 12, 4
 TINY = dict(arch='test_vit', img_size=32,
             vit_cfg=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2))
-
-
-class Result(NamedTuple):
-    check: str
-    passed: bool
-    detail: str
 
 
 # ------------------------------------------------------------------------- parity
@@ -117,16 +113,16 @@ def check_parity(device: torch.device, size: str,
         images = torch.randn(2, 3, *side, generator=torch.Generator().manual_seed(1))
         reference = copy.deepcopy(model).double()
         on_device = model.to(device)
-        worst, where, compared = 0.0, '', 0
+        errors = []
         for grad in (True, False):  # training paths, then the no-grad ones
             expected = _outputs_and_prompt_grads(reference, images.double(), grad)
             actual = _outputs_and_prompt_grads(on_device, images.to(device), grad)
-            compared += len(expected)
-            for key, value in expected.items():
-                error = _relative_error(actual[key], value)
-                if error > worst:
-                    worst, where = error, f'{key}{"" if grad else " (no grad)"}'
-        results.append(Result(f'parity: {name}', worst <= tolerance,
+            errors += [(f'{key}{"" if grad else " (no grad)"}',
+                        _relative_error(actual[key], value))
+                       for key, value in expected.items()]
+        where, worst = worst_of(errors)  # NaN and inf count as the worst error
+        compared = len(errors)
+        results.append(Result(f'parity: {name}', within(worst, tolerance),
                               f'max relative error {worst:.1e} ({where}), tolerance '
                               f'{tolerance:.0e}, {compared} tensors'))
     return results
@@ -198,8 +194,17 @@ def amp_run(device: torch.device, size: str, dtype: str, iters: int = AMP_ITERS,
         skipped.append(after < scale)  # a dynamic scaler backs off on a skipped step
     moved = {n: not torch.equal(p.detach(), prompts[n])
              for n, p in model.backbone.prompts.named_parameters()}
-    return dict(losses=losses, skipped=skipped, prompts_moved=moved,
+    finite = {n: bool(torch.isfinite(p).all())
+              for n, p in model.backbone.prompts.named_parameters()}
+    return dict(losses=losses, skipped=skipped, prompts_moved=moved, prompts_finite=finite,
                 vit_unchanged=torch.equal(model.backbone.frozen_fingerprint(), fingerprint))
+
+
+def amp_passed(run: dict) -> bool:
+    """Finite losses and prompts, every prompt moved, the ViT did not, no late skip."""
+    return (all(map(math.isfinite, run['losses'])) and all(run['prompts_finite'].values())
+            and all(run['prompts_moved'].values()) and run['vit_unchanged']
+            and sum(run['skipped'][AMP_SETTLE:]) == 0)
 
 
 def check_amp(device: torch.device, size: str) -> List[Result]:
@@ -211,109 +216,35 @@ def check_amp(device: torch.device, size: str) -> List[Result]:
             continue
         run = amp_run(device, size, dtype)
         late_skips = sum(run['skipped'][AMP_SETTLE:])
-        finite = all(map(math.isfinite, run['losses']))
-        passed = finite and all(run['prompts_moved'].values()) and run['vit_unchanged'] \
-            and late_skips == 0
+        finite = all(map(math.isfinite, run['losses'])) and \
+            all(run['prompts_finite'].values())
         results.append(Result(
-            f'amp: {dtype}', passed,
+            f'amp: {dtype}', amp_passed(run),
             f'loss {run["losses"][0]:.3f} -> {run["losses"][-1]:.3f} over '
-            f'{len(run["losses"])} iterations, finite: {finite}; prompts moved: '
+            f'{len(run["losses"])} iterations, losses and prompts finite: {finite}; '
+            f'prompts moved: '
             f'{sum(run["prompts_moved"].values())}/{len(run["prompts_moved"])}; frozen ViT '
             f'unchanged: {run["vit_unchanged"]}; skipped steps {sum(run["skipped"])} '
             f'({late_skips} after the first {AMP_SETTLE})'))
     return results
 
 
-# ---------------------------------------------------------------------------- ddp
-def _run(cmd: Sequence[str], log: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(cmd), cwd=REPO, capture_output=True, text=True,
-                            timeout=timeout)
-    log.write_text(result.stdout + result.stderr)
-    return result
-
-
-def _ddp_config(work: Path) -> Path:
-    """The demo config on a small generated set, 2 + 2 iterations, checkpoints at 2."""
-    subprocess.run([sys.executable, str(REPO / 'tools' / 'make_demo_assets.py'),
-                    '--out', str(work / 'data'), '--num-train', '8', '--num-val', '2'],
-                   cwd=REPO, check=True, capture_output=True)
-    data_root = work / 'data' / 'ADEChallengeData2016'
-    path = work / 'ddp_check.py'
-    path.write_text(f'''_base_ = [{str(DEMO_CONFIG)!r}]
-model = dict(backbone=dict(pretrained={str(work / 'data' / 'vit_demo.pth')!r}))
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root={str(data_root)!r}))
-val_dataloader = dict(num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root={str(data_root)!r}))
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters=4, val_interval=4)
-default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
-''')
-    return path
-
-
-def check_ddp(device: torch.device, work: Path) -> List[Result]:
-    gpus = torch.cuda.device_count() if device.type == 'cuda' else 1
-    backend = 'nccl' if device.type == 'cuda' else 'gloo'
-    cfg = _ddp_config(work)
-    run_dir = work / 'ddp'
-    dist_train = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(cfg), str(gpus),
-                  '--work-dir', str(run_dir)]
-    results = []
-    first = _run(dist_train + ['--cfg-options', 'train_cfg.max_iters=2'],
-                 work / 'train.log')
-    ok = first.returncode == 0 and (run_dir / 'iter_2.pth').is_file()
-    results.append(Result(f'ddp: dist_train.sh, {gpus} process(es), {backend}', ok,
-                          f'exit {first.returncode}, log {work / "train.log"}'))
-    if not ok:
-        return results
-    resumed = _run(dist_train + ['--resume'], work / 'resume.log')
-    ok = resumed.returncode == 0 and 'resumed epoch: 0, iter: 2' in \
-        resumed.stdout + resumed.stderr and (run_dir / 'iter_4.pth').is_file()
-    results.append(Result('ddp: --resume from iteration 2 to 4', ok,
-                          f'exit {resumed.returncode}, log {work / "resume.log"}'))
-    checkpoint = run_dir / 'iter_4.pth'
-    if not ok:
-        return results
-    tested = _run([sys.executable, str(REPO / 'tools' / 'test.py'), str(cfg),
-                   str(checkpoint), '--work-dir', str(work / 'test')], work / 'test.log')
-    miou = re.findall(r'mIoU: ([0-9.]+)', tested.stdout + tested.stderr)
-    results.append(Result('ddp: tools/test.py on the task checkpoint',
-                          tested.returncode == 0 and bool(miou),
-                          f'exit {tested.returncode}, mIoU {miou[-1] if miou else "-"}'))
-    results.append(_inferencer_result(cfg, checkpoint, work, device))
-    return results
-
-
-def _inferencer_result(cfg: Path, checkpoint: Path, work: Path,
-                       device: torch.device) -> Result:
-    from mmseg.apis import MMSegInferencer
-    image = sorted(glob.glob(str(work / 'data' / 'ADEChallengeData2016' / 'images' /
-                                 'validation' / '*.jpg')))[0]
-    try:
-        inferencer = MMSegInferencer(model=str(cfg), weights=str(checkpoint),
-                                     device=str(device))
-        prediction = inferencer(image)['predictions']
-        on_device = next(inferencer.model.parameters()).device.type == device.type
-        return Result('ddp: MMSegInferencer on the task checkpoint', on_device,
-                      f'prediction {tuple(prediction.shape)} on {device}')
-    except Exception as error:  # the table reports it; the traceback would hide the rest
-        return Result('ddp: MMSegInferencer on the task checkpoint', False,
-                      f'{type(error).__name__}: {error}')
-
-
 # -------------------------------------------------------------------------- bench
 def check_bench(device: torch.device, work: Path) -> List[Result]:
     out = work / 'benchmark.json'
-    result = _run([sys.executable, str(REPO / 'tools' / 'analysis' / 'benchmark.py'),
+    result = run_logged([sys.executable, str(REPO / 'tools' / 'analysis' / 'benchmark.py'),
                    '--device', str(device), '--sections', 'cls', 'infer', 'seg',
                    '--seg-amp', 'on', '--json', str(out)], work / 'benchmark.log', 3600)
     if result.returncode != 0:
         return [Result('bench: tools/analysis/benchmark.py', False,
                        f'exit {result.returncode}, log {work / "benchmark.log"}')]
     print(result.stdout)
-    report = json.loads(out.read_text())
-    return [Result(f'bench: {t["target"]}', t['median_ratio'] <= t['limit'],
+    return bench_results(json.loads(out.read_text()))
+
+
+def bench_results(report: dict) -> List[Result]:
+    """One result per target of a benchmark report; a NaN or inf ratio fails."""
+    return [Result(f'bench: {t["target"]}', within(t['median_ratio'], t['limit']),
                    f'{t["median_ratio"]:.2f} (limit {t["limit"]:.2f})')
             for t in report['targets']]
 
@@ -331,7 +262,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else None)
     parser.add_argument('--checks', nargs='+', choices=CHECKS, default=list(CHECKS))
     parser.add_argument('--size', choices=['demo', 'tiny'], default='demo',
-                        help='model size of the parity and AMP checks')
+                        help='model size of the parity, AMP and DDP-parity checks')
     parser.add_argument('--tolerance', type=float, default=PARITY_TOLERANCE,
                         help='parity: largest error allowed, relative to the largest value')
     parser.add_argument('--work-dir', help='keep logs, data and checkpoints here')
@@ -347,7 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     runners = dict(parity=lambda: check_parity(device, args.size, args.tolerance),
                    amp=lambda: check_amp(device, args.size),
-                   ddp=lambda: check_ddp(device, work),
+                   ddp=lambda: check_ddp(device, work, args.size),
                    bench=lambda: check_bench(device, work))
     results: List[Result] = []
     for check in args.checks:

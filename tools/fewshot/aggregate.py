@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 from mmseg_expres.datasets.fgvc_fewshot.benchmark import FEWSHOT_DATASETS
+from mmseg_expres.utils.checkpoint_files import atomic_write
 
 #: Top-1 (%) by method, data set and shot, as published: NOAH plots them (Zhang et al.,
 #: "Neural Prompt Search", 2022, Figure 4, ViT-B/16 ImageNet-21k) without a table; these
@@ -197,7 +198,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(f'No finished runs in {", ".join(empty)} yet.')
     print(format_table(summaries))
     if args.json:
-        with open(args.json, 'w', encoding='utf-8') as f:
+        with atomic_write(args.json) as f:
             json.dump(summaries, f, indent=1)
 
 

@@ -30,7 +30,8 @@ echo "== 3/5 checking the folder"
 
 echo "== 4/5 the protocol: 2 data sets x 2 shots x 3 seeds = 12 runs"
 "$PY" tools/fewshot/run_protocol.py --fewshot-root "$DATA" --datasets demo-a demo-b \
-  --shots 1 2 --seeds 0 1 2 --config "$CONFIG" --work-dir "$WORK"
+  --shots 1 2 --seeds 0 1 2 --config "$CONFIG" --work-dir "$WORK" \
+  --cfg-options custom_num_classes=4
 
 echo "== 5/5 the table"
 "$PY" tools/fewshot/aggregate.py "$WORK/results.json" --names "EXPRES (demo ViT)"

@@ -14,6 +14,7 @@ import statistics
 from typing import Dict, List, Optional, Sequence
 
 from mmseg_expres.datasets.vtab.benchmark import GROUPS, VTAB_TASKS, tasks_in_group
+from mmseg_expres.utils.checkpoint_files import atomic_write
 
 #: Published group means (Natural, Specialized, Structured), method section 6.
 PUBLISHED: Dict[str, Dict[str, float]] = {
@@ -104,7 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(f'{args.results} has no finished final runs yet.')
     print(format_table(results, summary))
     if args.json:
-        with open(args.json, 'w', encoding='utf-8') as f:
+        with atomic_write(args.json) as f:
             json.dump(summary, f, indent=1)
 
 

@@ -22,6 +22,7 @@ recorded as usual. lr values are VPT's grid units, scaled by batch/256
 through the config's ``auto_scale_lr``.
 """
 import argparse
+import math
 import os.path as osp
 import statistics
 from pathlib import Path
@@ -53,7 +54,13 @@ def run_options(train_split: str, val_split: str, lr: float, wd: float,
 
 
 def select_best(grid: Dict[str, dict]) -> dict:
-    """The grid entry with the best ``val_top1``; ties go to the smaller lr, then wd."""
+    """The grid entry with the best ``val_top1``; ties go to the smaller lr, then wd.
+
+    A NaN never compares greater, so ``max`` could pick around it: it is refused.
+    """
+    bad = [r for r in grid.values() if not math.isfinite(r['val_top1'])]
+    if bad:
+        raise ValueError(f'Grid runs with a non-finite val_top1: {bad}; rerun them.')
     return max(grid.values(), key=lambda r: (r['val_top1'], -r['lr'], -r['wd']))
 
 

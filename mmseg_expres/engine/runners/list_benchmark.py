@@ -12,7 +12,7 @@ from typing import Callable, Optional, Tuple
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ...datasets.lists.checks import examples, missing_images
+from ...datasets.lists.checks import examples, labels_outside, missing_images
 from ...datasets.lists.files import read_list_file
 
 #: dataloader key -> config key naming the split it reads.
@@ -38,7 +38,9 @@ def point_loaders(cfg: Config, data_root: str, list_path: Callable[[str, str], s
     For each dataloader, ``list_path(split_key, split)`` gives the list file of the split
     that ``cfg[split_key]`` names (it raises on a bad split or a missing file). The loader
     then reads ``data_root`` with that ``ann_file``; ``batch_size`` comes from
-    ``cfg.batch_size`` unless the loader sets its own.
+    ``cfg.batch_size`` unless the loader sets its own. Every list must be well formed,
+    with labels in ``[0, model.head.num_classes)``: mmpretrain would otherwise fail at
+    the first step, or, with a label that fits a larger head, train on it silently.
 
     Args:
         cfg: the config, changed in place.
@@ -50,6 +52,7 @@ def point_loaders(cfg: Config, data_root: str, list_path: Callable[[str, str], s
 
     Raises:
         FileNotFoundError: a listed image is missing.
+        ValueError: a malformed line, or a label outside the head's classes.
     """
     for loader_key, split_key in LOADER_SPLITS:
         loader = cfg.get(loader_key)
@@ -65,7 +68,13 @@ def point_loaders(cfg: Config, data_root: str, list_path: Callable[[str, str], s
         prefix = loader.dataset.get('data_prefix', '')
         prefix = prefix.get('img_path', '') if isinstance(prefix, dict) else prefix
         folder = osp.join(data_root, prefix) if prefix else data_root
-        missing = missing_images(folder, (e.path for e in read_list_file(path)[0]))
+        entries, malformed = read_list_file(path)
+        classes = cfg.model.head.num_classes
+        bad = malformed + labels_outside(path, entries, classes, f'a {classes}-class head')
+        if bad:
+            raise ValueError('; '.join(bad) + '. Is the class count right (for a data set '
+                             f'of your own, custom_num_classes)? Check the folder: {check_hint}')
+        missing = missing_images(folder, (e.path for e in entries))
         if missing:
             raise FileNotFoundError(
                 f'{path} lists {len(missing)} image(s) missing under {folder}: '
