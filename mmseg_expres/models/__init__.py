@@ -3,8 +3,8 @@ from ..utils.env import check_mmcv
 
 check_mmcv()  # one clear message instead of mmseg's assert or a missing ``mmcv._ext``
 
-from .backbones import ExpresViT, VPTViT  # noqa: E402
+from .backbones import ExpresViT, PeftViT, VPTViT  # noqa: E402
 from .decode_heads import BNHead  # noqa: E402
 from .multi_task import ExpresTask, MultiTaskExpres, task_attention_mask  # noqa: E402
 
-__all__ = ['BNHead', 'ExpresViT', 'VPTViT', 'ExpresTask', 'MultiTaskExpres', 'task_attention_mask']
+__all__ = ['BNHead', 'ExpresViT', 'PeftViT', 'VPTViT', 'ExpresTask', 'MultiTaskExpres', 'task_attention_mask']
