@@ -7,13 +7,14 @@ from torch.testing import assert_close
 
 from ...conftest import TINY_VIT, build_tiny
 
-DEPTH, WIDTH, HIDDEN = 4, 32, 128
+DEPTH, WIDTH, HIDDEN = 4, 32, 96  # timm's test_vit has mlp_ratio 3
 #: tuned numbers on the tiny ViT: LoRA r=4 on qkv, AdaptFormer r=8, SSF's 11d per block
-#: plus the patch projection and the final norm (scale and shift each)
+#: norm1, qkv, proj, norm2, fc1, fc2 per block, the patch projection and the final norm
+#: (a scale and a shift each)
 TINY_COUNTS = {
     'lora': DEPTH * (4 * WIDTH + 3 * WIDTH * 4),
     'adaptformer': DEPTH * (2 * WIDTH * 8 + 8 + WIDTH),
-    'ssf': 2 * (DEPTH * 11 * WIDTH + 2 * WIDTH),
+    'ssf': 2 * (DEPTH * (7 * WIDTH + HIDDEN) + 2 * WIDTH),
 }
 METHOD_ARGS = {'lora': dict(lora_rank=4), 'adaptformer': dict(adapter_dim=8), 'ssf': {}}
 
