@@ -23,49 +23,50 @@ model['decode_head']['dropout_ratio'] = 0.0
 
 @pytest.fixture(scope='module')
 def lora_run(tmp_path_factory):
+    """tools/train.py on the LoRA config: interrupted after 2 of 4 steps and resumed, and
+    once straight through."""
     root = tmp_path_factory.mktemp('peft')
     ade = make_ade20k(str(root / 'ade'), num_train=6, num_val=2, size=(48, 64))
     vit = write_tiny_vit(str(root / 'tiny_vit.pth'))
     cfg = write_tiny_config(str(root / 'cfg.py'), LORA_CONFIG, ade, vit, linear=True,
                             max_iters=4, ckpt_interval=2, extra=DETERMINISTIC)
-    return root, ade, vit, cfg
+    run_tool([tool('train.py'), cfg, '--work-dir', str(root / 'run'),
+              '--cfg-options', 'train_cfg.max_iters=2'])
+    resumed = run_tool([tool('train.py'), cfg, '--work-dir', str(root / 'run'), '--resume'])
+    run_tool([tool('train.py'), cfg, '--work-dir', str(root / 'straight')])
+    return root, ade, vit, cfg, resumed.stdout + resumed.stderr
 
 
 def _state(path) -> dict:
     return torch.load(path, map_location='cpu', weights_only=True)
 
 
-def test_lora_task_checkpoint_resume_and_merged_export(lora_run):
-    from mmseg.apis import inference_model
-
-    from mmseg_expres.apis import init_model
-    root, ade, _, cfg = lora_run
-    run, straight = root / 'run', root / 'straight'
-    run_tool([tool('train.py'), cfg, '--work-dir', str(run),
-              '--cfg-options', 'train_cfg.max_iters=2'])
-    resumed = run_tool([tool('train.py'), cfg, '--work-dir', str(run), '--resume'])
-    log = resumed.stdout + resumed.stderr
+def test_lora_task_checkpoint_holds_lora_and_resumes(lora_run):
+    root, _, _, _, log = lora_run
     assert 'resumed epoch: 0, iter: 2' in log and 'PeftViT(test_vit, LoRA r=8' in log
-    run_tool([tool('train.py'), cfg, '--work-dir', str(straight)])
-
-    task = _state(run / 'iter_4.pth')
+    task = _state(root / 'run' / 'iter_4.pth')
     vit_keys = [k for k in task['state_dict'] if k.startswith('backbone.vit.')]
     assert vit_keys and all('.lora_A.' in k or '.lora_B.' in k for k in vit_keys)
     assert len(vit_keys) == 2 * 4  # A and B of qkv in each of the 4 blocks
     assert 'backbone.frozen_fingerprint_buffer' in task['state_dict']
     assert {int(s['step']) for s in task['optimizer']['state'].values()} == {4}
-    for key, value in _state(straight / 'iter_4.pth')['state_dict'].items():
+    for key, value in _state(root / 'straight' / 'iter_4.pth')['state_dict'].items():
         assert_close(task['state_dict'][key], value, msg=key)
     assert task['state_dict']['backbone.vit.blocks.0.attn.qkv.lora_B.default.weight'] \
         .abs().sum() > 0
 
-    merged_ckpt = str(root / 'merged.pth')
-    run_tool([tool('export_full_checkpoint.py'), cfg, str(run / 'iter_4.pth'), merged_ckpt,
-              '--merge'])
+
+def test_merged_export_predicts_as_the_task_checkpoint(lora_run):
+    from mmseg.apis import inference_model
+
+    from mmseg_expres.apis import init_model
+    root, ade, _, cfg, _ = lora_run
+    task_ckpt, merged_ckpt = str(root / 'run' / 'iter_4.pth'), str(root / 'merged.pth')
+    run_tool([tool('export_full_checkpoint.py'), cfg, task_ckpt, merged_ckpt, '--merge'])
     merged = init_model(str(root / 'merged.py'), merged_ckpt)
     assert merged.cfg.model.backbone.merged and merged.cfg.model.backbone.pretrained is None
-    assert not any('lora' in k for k in merged.state_dict())
-    model = init_model(cfg, str(run / 'iter_4.pth'))
+    assert not any('lora' in k or 'base_layer' in k for k in merged.state_dict())
+    model = init_model(cfg, task_ckpt)
     image = sorted(glob.glob(osp.join(ade, 'images', 'validation', '*.jpg')))[0]
     ours, folded = inference_model(model, image), inference_model(merged, image)
     assert_close(folded.seg_logits.data, ours.seg_logits.data, rtol=1e-4, atol=1e-4)
@@ -75,11 +76,8 @@ def test_lora_task_checkpoint_resume_and_merged_export(lora_run):
 def test_lora_checkpoint_into_an_expres_config_names_both(lora_run, tmp_path):
     from mmseg_expres.apis import init_model
     from mmseg_expres.models.backbones import CheckpointMismatchError
-    root, ade, vit, cfg = lora_run
-    work = tmp_path / 'lora'
-    run_tool([tool('train.py'), cfg, '--work-dir', str(work),
-              '--cfg-options', 'train_cfg.max_iters=1', 'default_hooks.checkpoint.interval=1'])
+    root, ade, vit, _, _ = lora_run
     expres_cfg = write_tiny_config(str(tmp_path / 'expres.py'), EXPRES_CONFIG, ade, vit,
                                    linear=True)
     with pytest.raises(CheckpointMismatchError, match='trained with LoRA.*builds ExpresViT'):
-        init_model(expres_cfg, str(work / 'iter_1.pth'))
+        init_model(expres_cfg, str(root / 'run' / 'iter_4.pth'))
