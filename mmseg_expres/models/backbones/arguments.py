@@ -1,8 +1,8 @@
 """The choices the backbones accept and the checks of their arguments, in one place.
 
 Every list of allowed values is written once here and checked by :func:`check_choice`,
-so ``ExpresViT``, ``VPTViT``, ``MultiTaskExpres`` and :func:`readout_feature` refuse the
-same values with the same message.
+so ``ExpresViT``, ``VPTViT``, ``PeftViT``, ``MultiTaskExpres`` and :func:`readout_feature`
+refuse the same values with the same message.
 """
 from typing import Any, Optional, Sequence
 

@@ -106,8 +106,9 @@ class FrozenViTBackbone(BaseModule):
       checkpoint; loading one onto a ViT with other weights raises
       :class:`CheckpointMismatchError`, and a checkpoint without the ViT (a task
       checkpoint) loads without "missing keys" once the fingerprint matches. Trainable
-      ViT tensors (``tune_bias``) are left out of the fingerprint and kept in task
-      checkpoints.
+      ViT tensors (``tune_bias``; LoRA, AdaptFormer, SSF in :class:`PeftViT`) are left
+      out of the fingerprint and kept in task checkpoints; a checkpoint of another
+      tuning method (:func:`tuning_method`) raises :class:`CheckpointMismatchError`.
 
     Outputs (:meth:`assemble_outputs`): the NCHW maps of ``out_indices``, then the normed
     final prompt states (B, K, d) if ``output_tokens``, then the (B, C) ``readout``.
