@@ -26,3 +26,15 @@ finetune_optim_wrapper = dict(
         'pos_embed': dict(decay_mult=0.0),
         'cls_token': dict(decay_mult=0.0),
         'norm': dict(decay_mult=0.0)}))
+# The PEFT baselines of the VTAB-1k and few-shot tables (NOAH, SSF, FacT, GLoRA, VFPT),
+# as PeftViT (mmseg_expres/models/backbones/peft_vit.py; num_tokens=0: no prompts). Their
+# tuned tensors sit inside the ViT and train at the head's learning rate (untuned).
+# LoRA (Hu et al., ICLR 2022) through Hugging Face peft: rank 8 on every block's fused
+# qkv, alpha 8 (scale 1), no dropout: NOAH's LoRA baseline (its ViT-B_prompt_lora_8.yaml).
+# `lora_targets=('qkv', 'proj', 'fc1', 'fc2')` adds the projection and the MLP.
+lora = dict(type='mmseg.PeftViT', method='lora', num_tokens=0)
+# AdaptFormer (Chen et al., NeurIPS 2022): a bottleneck beside every MLP, s = 0.1, dropout
+# 0.1 (its code's defaults); bottleneck 8, the budget of the 8-dim adapter in NOAH's table.
+adaptformer = dict(type='mmseg.PeftViT', method='adaptformer', num_tokens=0, adapter_dim=8)
+# SSF (Lian et al., NeurIPS 2022): a scale and shift after each operation of the ViT.
+ssf = dict(type='mmseg.PeftViT', method='ssf', num_tokens=0)

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from bench_utils import Case, optimizer_state_bytes
 
 from mmseg_expres.models import ExpresTask, MultiTaskExpres
-from mmseg_expres.models import ExpresViT, VPTViT
+from mmseg_expres.models import ExpresViT, PeftViT, VPTViT
+from mmseg_expres.models.backbones.frozen_vit import plain_vit_key
 from mmseg_expres.models.backbones.expres_prompts import DEFAULT_SITES, ExpresPrompts
 
 #: The tiny ViT of the test suite (``--quick``) and ViT-B/16.
@@ -23,6 +24,24 @@ VIT_B = dict(arch='vit_base_patch16_224')
 
 def vit_kwargs(quick: bool, img_size: int, arch: str = VIT_B['arch']) -> dict:
     return dict(copy.deepcopy(TINY_VIT) if quick else dict(arch=arch), img_size=img_size)
+
+
+def load_plain_weights(vit: nn.Module, weights: dict) -> None:
+    """Load a plain timm ViT state dict into ``vit``, whose layers adapters may wrap."""
+    state = vit.state_dict()
+    state.update({key: weights[plain_vit_key(key)] for key in state
+                  if plain_vit_key(key) in weights})
+    vit.load_state_dict(state)
+
+
+def peft_backbones(common: dict) -> List[Tuple[str, nn.Module]]:
+    """The PEFT baselines as ``configs/_base_/baselines.py`` sets them, cls readout."""
+    return [
+        ('LoRA (r=8, qkv)', PeftViT(method='lora', out_indices=(), readout='cls', **common)),
+        ('AdaptFormer (r=8)', PeftViT(method='adaptformer', adapter_dim=8, out_indices=(),
+                                      readout='cls', **common)),
+        ('SSF', PeftViT(method='ssf', out_indices=(), readout='cls', **common)),
+    ]
 
 
 def _trainable(module: nn.Module) -> int:
@@ -99,7 +118,7 @@ def classification_cases(quick: bool, images: Tensor, labels: Tensor, num_classe
             vit.forward_head(vit.forward_features(images), pre_logits=True)
 
     def classifier(backbone: nn.Module) -> _Classifier:
-        backbone.vit.load_state_dict(weights)  # same weights for every method
+        load_plain_weights(backbone.vit, weights)  # same weights for every method
         return _Classifier(backbone, backbone.embed_dim, num_classes).to(images.device)
 
     def cross_entropy(model: nn.Module) -> Callable[[], Tensor]:
@@ -116,7 +135,7 @@ def classification_cases(quick: bool, images: Tensor, labels: Tensor, num_classe
                                    readout='cls', **common)),
         ('full fine-tuning', ExpresViT(num_tokens=0, residual_sites=(), frozen=False,
                                        out_indices=(), readout='cls', **common)),
-    ]
+    ] + peft_backbones(common)
     cases = [Case('frozen forward, no grad (floor)', floor, trainable=0)]
     for name, backbone in methods:
         model = classifier(backbone)
@@ -139,6 +158,17 @@ def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: i
                                       'xavier', patch), nn.Linear(width, num_classes))
              for _ in range(num_tasks)]
     multi = MultiTaskExpres(one_way, tasks).to(images.device).eval()
+    peft = []
+    for name, backbone in peft_backbones(common):
+        load_plain_weights(backbone.vit, vit.state_dict())
+        peft.append((name, backbone.to(images.device).eval()))
+        if backbone.method in ('lora', 'ssf'):
+            merged = copy.deepcopy(backbone)
+            merged.merge_()  # as tools/export_full_checkpoint.py --merge writes it
+            peft.append((f'{name}, merged', merged))
+
+    def forward(model: nn.Module) -> Callable[[], None]:
+        return no_grad(lambda: model(images))
 
     return [
         Case('plain ViT forward', no_grad(
@@ -146,7 +176,7 @@ def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: i
         Case(f'EXPRES one-way, K={num_tokens}', no_grad(lambda: one_way(images))),
         Case(f'EXPRES full, K={num_tokens}', no_grad(lambda: full(images))),
         Case(f'{num_tasks} tasks, one-way (MultiTaskExpres)', no_grad(lambda: multi(images))),
-    ]
+    ] + [Case(name, forward(model)) for name, model in peft]
 
 
 #: The segmentation models timed: mmseg's own config of the model, the timm ViT that

@@ -6,10 +6,12 @@ Sections:
 
 * ``cls``: one classification training step (forward, backward, AdamW) of EXPRES
   one-way (``out_indices=()``, ``readout='mean'``, linear head), EXPRES full, VPT-deep,
-  linear probing and full fine-tuning, and the floor: the frozen ViT forward under
+  linear probing, full fine-tuning and the PEFT baselines (LoRA, AdaptFormer, SSF, as
+  ``configs/_base_/baselines.py`` sets them), and the floor: the frozen ViT forward under
   ``no_grad``. Each as a ratio to the floor and to fine-tuning, in time and extra memory.
-* ``infer``: no-grad forwards of the plain ViT, EXPRES (K tokens) and ``MultiTaskExpres``
-  answering T tasks for one batch.
+* ``infer``: no-grad forwards of the plain ViT, EXPRES (K tokens), ``MultiTaskExpres``
+  answering T tasks for one batch, and the PEFT baselines, LoRA and SSF also merged into
+  the ViT (``tools/export_full_checkpoint.py --merge``).
 * ``setr``: the same cases on mmseg's ViT-L/16 SETR-PUP ADE20K model (VPT's ADE20K
   protocol), opt-in.
 * ``--arch``: the timm ViT of ``cls`` and ``infer`` (e.g. ``vit_base_patch14_dinov2``).
@@ -56,6 +58,7 @@ from mmseg_expres.utils.numeric import within
 FLOOR, FINE_TUNING, PLAIN = 'frozen forward, no grad (floor)', 'full fine-tuning', \
     'plain ViT forward'
 SEG_REFERENCE = 'mmseg ViT fine-tuning'
+MERGED = ('LoRA (r=8, qkv), merged', 'SSF, merged')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -175,6 +178,8 @@ def targets(sections: Dict[str, List[Case]], num_tokens: int, num_tasks: int,
                   infer[f'EXPRES {mode}, K={num_tokens}'], infer[PLAIN], 1.05)
         timed(f'{num_tasks} tasks, one batch / plain ViT forward',
               infer[f'{num_tasks} tasks, one-way (MultiTaskExpres)'], infer[PLAIN], 1.30)
+        for name in MERGED:  # a merged export runs at plain-ViT cost
+            timed(f'{name} inference / plain ViT forward', infer[name], infer[PLAIN], 1.05)
     seg = {case.name: case for case in sections.get('seg', [])}
     if device.type == 'cuda' and 'EXPRES full + AMP' in seg:
         full, tuned = seg['EXPRES full + AMP'], seg[f'{SEG_REFERENCE} + AMP']

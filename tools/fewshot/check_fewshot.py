@@ -3,7 +3,7 @@
     python tools/fewshot/check_fewshot.py ROOT [--datasets food101 ...] [--shots 1 2 4 8 16]
         [--seeds 0 1 2] [--fast] [--workers 8] [--custom-num-classes N]
 
-For every data set (mmseg_expres/datasets/fewshot.py has the layout): ``test_meta.list``
+For every data set (mmseg_expres/datasets/fgvc_fewshot/benchmark.py has the layout): ``test_meta.list``
 and every K-shot list of the requested shots and seeds exist and parse (a missing one is
 reported with the shots and seeds that are there); the test and val lists have the sizes
 of NOAH's published ones; labels lie in ``[0, num_classes)``; every K-shot list holds

@@ -1,8 +1,8 @@
 """The choices the backbones accept and the checks of their arguments, in one place.
 
 Every list of allowed values is written once here and checked by :func:`check_choice`,
-so ``ExpresViT``, ``VPTViT``, ``MultiTaskExpres`` and :func:`readout_feature` refuse the
-same values with the same message.
+so ``ExpresViT``, ``VPTViT``, ``PeftViT``, ``MultiTaskExpres`` and :func:`readout_feature`
+refuse the same values with the same message.
 """
 from typing import Any, Optional, Sequence
 
@@ -15,6 +15,19 @@ VISIBILITIES = ('full', 'one_way')
 ONE_WAY_IMPLS = ('split', 'masked')
 TOKEN_INITS = ('xavier', 'cls')
 VPT_MODES = ('shallow', 'deep')
+#: The tuning methods of :class:`PeftViT` (``method``).
+PEFT_METHODS = ('lora', 'adaptformer', 'ssf')
+#: The methods whose tuned tensors fold into the ViT's weights (``merge_``).
+MERGEABLE_METHODS = ('lora', 'ssf')
+#: (method, regular expression of its tuned tensors' state-dict keys), to name the method
+#: a checkpoint was trained with; the first match wins.
+TUNING_METHOD_KEYS = (
+    ('LoRA', r'\.lora_[AB]\.'),
+    ('AdaptFormer', r'\.adaptformer\.'),
+    ('SSF', r'\.ssf_(scale|shift)$'),
+    ('EXPRES prompts', r'^prompts\.'),
+    ('VPT prompts', r'^prompts$'),
+)
 #: The ViT's final LayerNorm on no map, the last block's map, or every map.
 FINAL_NORMS = (False, True, 'all')
 #: Every site a residual prompt can be added at (method section 2).
@@ -70,3 +83,16 @@ def check_vpt_args(num_tokens: int, mode: str, readout: Optional[str]) -> None:
     check_choice('mode', mode, VPT_MODES)
     check_num_tokens(num_tokens, 1, 'use ExpresViT(num_tokens=0) for the linear probe')
     check_readout(readout, num_tokens, output_tokens=False)
+
+
+def check_peft_args(method: str, num_tokens: int, readout: Optional[str],
+                    output_tokens: bool, merged: bool) -> None:
+    """The checks of :class:`PeftViT`'s arguments that need no ViT."""
+    check_choice('method', method, PEFT_METHODS)
+    if num_tokens != 0:
+        raise ValueError(f'{method} adds no prompts: num_tokens must be 0 (the baseline line '
+                         f'in configs/_base_/baselines.py sets it), got {num_tokens!r}.')
+    check_readout(readout, 0, output_tokens)
+    if merged and method not in MERGEABLE_METHODS:
+        raise ValueError(f'merged=True needs a method whose tensors fold into the ViT, one of '
+                         f'{MERGEABLE_METHODS}; {method} keeps its modules at inference.')

@@ -1,5 +1,6 @@
 """What every prompt-tuning backbone here shares: a wrapped, frozen, fingerprinted timm ViT."""
 import hashlib
+import re
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
@@ -7,7 +8,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from .arguments import FINAL_NORMS, READOUTS, check_choice
+from .arguments import FINAL_NORMS, READOUTS, TUNING_METHOD_KEYS, check_choice
 from .vit_weights import CheckpointMismatchError, load_vit_weights
 
 
@@ -70,6 +71,27 @@ def readout_feature(readout: str, tokens: Optional[Tensor], final_image: Optiona
     return normed.mean(dim=1) if readout == 'mean' else normed.flatten(1)
 
 
+def plain_vit_key(key: str) -> str:
+    """The timm key of a ViT tensor whose layer an adapter wraps (peft's ``base_layer``)."""
+    return key.replace('.base_layer.', '.')
+
+
+def tuning_method(state_dict: dict, prefix: str) -> Tuple[str, str]:
+    """(method, an example key) of the tuned tensors in a backbone's ``state_dict``.
+
+    Keys are read below ``prefix``; empty tensors (K = 0 prompts) do not count. A
+    backbone with none of :data:`TUNING_METHOD_KEYS` gives ``('no prompts or adapters',
+    '')`` (linear probe, bias tuning, fine-tuning, a merged export).
+    """
+    names = [k[len(prefix):] for k, v in state_dict.items()
+             if k.startswith(prefix) and v.numel()]
+    for method, pattern in TUNING_METHOD_KEYS:
+        found = [n for n in names if re.search(pattern, n)]
+        if found:
+            return method, found[0]
+    return 'no prompts or adapters', ''
+
+
 class FrozenViTBackbone(BaseModule):
     """A timm ViT wrapped (not subclassed), loaded strictly, frozen and fingerprinted.
 
@@ -84,8 +106,9 @@ class FrozenViTBackbone(BaseModule):
       checkpoint; loading one onto a ViT with other weights raises
       :class:`CheckpointMismatchError`, and a checkpoint without the ViT (a task
       checkpoint) loads without "missing keys" once the fingerprint matches. Trainable
-      ViT tensors (``tune_bias``) are left out of the fingerprint and kept in task
-      checkpoints.
+      ViT tensors (``tune_bias``; LoRA, AdaptFormer, SSF in :class:`PeftViT`) are left
+      out of the fingerprint and kept in task checkpoints; a checkpoint of another
+      tuning method (:func:`tuning_method`) raises :class:`CheckpointMismatchError`.
 
     Outputs (:meth:`assemble_outputs`): the NCHW maps of ``out_indices``, then the normed
     final prompt states (B, K, d) if ``output_tokens``, then the (B, C) ``readout``.
@@ -135,10 +158,8 @@ class FrozenViTBackbone(BaseModule):
         """Initialise the trainable parameters, freeze the ViT, log the counts."""
         self.init_weights()
         if self.frozen:
-            self.vit.requires_grad_(False)
-            if self.tune_bias:
-                for name, param in self.vit.named_parameters():
-                    param.requires_grad_(name.endswith('bias'))
+            for name, param in self.vit.named_parameters():
+                param.requires_grad_(self.tunes_vit_parameter(name))
             self.vit.eval()
             self.register_buffer('frozen_fingerprint_buffer', self.frozen_fingerprint())
             self.register_load_state_dict_pre_hook(self._remember_load_prefix)
@@ -161,10 +182,17 @@ class FrozenViTBackbone(BaseModule):
         return (sum(p.numel() for p in params if p.requires_grad),
                 sum(p.numel() for p in params))
 
+    def tunes_vit_parameter(self, name: str) -> bool:
+        """Whether the frozen ViT's parameter ``name`` trains (its biases with ``tune_bias``).
+
+        Subclasses that put tuned tensors inside the ViT (LoRA, SSF) extend this.
+        """
+        return self.tune_bias and name.endswith('bias')
+
     @property
     def vit_trains(self) -> bool:
         """Whether a gradient must reach ViT parameters (fine-tuning, bias tuning)."""
-        return not self.frozen or self.tune_bias
+        return not self.frozen or bool(self.trainable_vit_keys())
 
     def trainable_vit_keys(self) -> Set[str]:
         """State-dict keys (relative to ``vit.``) of ViT tensors that train."""
@@ -180,7 +208,9 @@ class FrozenViTBackbone(BaseModule):
                 continue
             if tensor.is_meta:
                 return torch.zeros(8, dtype=torch.uint8)
-            digest.update(key.encode())
+            # a layer wrapped by an adapter hashes as the plain one, so that a checkpoint
+            # of another method on the same ViT is named as such, not as another ViT
+            digest.update(plain_vit_key(key).encode())
             digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy())
         return torch.frombuffer(bytearray(digest.digest()[:8]), dtype=torch.uint8)
 
@@ -191,6 +221,19 @@ class FrozenViTBackbone(BaseModule):
         trainable = {prefix + 'vit.' + key for key in self.trainable_vit_keys()}
         self._loads_vit = any(k.startswith(prefix + 'vit.') and k not in trainable
                               for k in state_dict)
+        if prefix + 'frozen_fingerprint_buffer' in state_dict:  # one of our backbones
+            self._check_tuning_method(state_dict, prefix)
+
+    def _check_tuning_method(self, state_dict: dict, prefix: str) -> None:
+        """A checkpoint of one tuning method (LoRA, EXPRES, ...) must meet the same method."""
+        theirs = tuning_method(state_dict, prefix)
+        ours = tuning_method(self.state_dict(), '')
+        if theirs != ours:
+            raise CheckpointMismatchError(
+                f'This checkpoint was trained with {theirs[0]} (e.g. {prefix}{theirs[1]}), '
+                f'but the config builds {type(self).__name__} with {ours[0]}'
+                f'{" (e.g. " + ours[1] + ")" if ours[1] else ""}. Load it with the config it '
+                'was trained with.')
 
     def _check_fingerprint(self, module: nn.Module, incompatible_keys) -> None:
         """Post-load hook: a task checkpoint must meet the frozen ViT it was trained with."""

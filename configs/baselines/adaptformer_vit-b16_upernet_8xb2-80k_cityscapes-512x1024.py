@@ -1,0 +1,5 @@
+# AdaptFormer (bottleneck 8) (_base_/baselines.py) on the frozen ViT-B/16 + UperNet, Cityscapes: EXPRES's head,
+# data and schedule (configs/expres/expres_vit-b16_upernet_8xb2-80k_cityscapes-512x1024.py).
+_base_ = ['../expres/expres_vit-b16_upernet_8xb2-80k_cityscapes-512x1024.py', '../_base_/baselines.py']
+
+model = dict(backbone=_base_.adaptformer)

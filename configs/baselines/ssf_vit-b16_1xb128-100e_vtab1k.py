@@ -1,0 +1,5 @@
+# SSF (_base_/baselines.py) on one VTAB-1k task, with a linear head on the normed class
+# token; the rest as configs/expres/expres_vit-b16_1xb128-100e_vtab1k.py.
+_base_ = ['../_base_/vtab1k.py', '../_base_/baselines.py']
+
+model = dict(backbone=dict(**_base_.vit, **_base_.ssf, readout='cls'))

@@ -1,0 +1,7 @@
+# SSF (_base_/baselines.py) on the frozen ViT-B/16 + the prototype-matching few-shot
+# head, COCO-20i: EXPRES's head, data and schedule
+# (configs/fewshot/expres_vit-b16_proto_1xb8-20k_coco20i-480x480.py).
+_base_ = ['../fewshot/expres_vit-b16_proto_1xb8-20k_coco20i-480x480.py',
+          '../_base_/baselines.py']
+
+model = dict(backbone=_base_.ssf)

@@ -1,0 +1,5 @@
+# SSF (_base_/baselines.py) on the frozen ViT-B/16 + UperNet, ADE20K: EXPRES's head,
+# data and schedule (configs/expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py).
+_base_ = ['../expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py', '../_base_/baselines.py']
+
+model = dict(backbone=_base_.ssf)
