@@ -1,0 +1,5 @@
+# SSF (scale and shift) (_base_/baselines.py) on the frozen ViT-B/16 + linear head,
+# your own data set (docs/custom_data.md): EXPRES's head, data and schedule.
+_base_ = ['../expres/expres_vit-b16_linear_8xb2-80k_custom-512x512.py', '../_base_/baselines.py']
+
+model = dict(backbone=_base_.ssf)
