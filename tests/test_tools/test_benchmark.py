@@ -76,3 +76,14 @@ def test_quick_fewshot_seg_section_times_every_method_and_shot(tmp_path):
     assert step['EXPRES']['trainable'] == 4 * 32 * (1 + 5 * 4)
     assert step['frozen ViT (head only)']['trainable'] == 0
     assert step['fine-tuning']['trainable'] > step['VPT-deep']['trainable'] > 0
+
+
+def test_quick_infer_tool_section_times_the_tool_against_a_bare_loop(tmp_path):
+    """tools/infer.py's code path (decode, predict, write PNGs) vs inference_model alone."""
+    stdout, report = run_quick(tmp_path, '--sections', 'infer_tool')
+    section = report['sections']['infer_tool']
+    assert list(section) == ['bare inference_model loop', 'tools/infer.py path, batch 1',
+                             'tools/infer.py path, batch 4',
+                             'tools/infer.py prediction only (no files), batch 1']
+    assert all(entry['median_s'] > 0 for entry in section.values())
+    assert 'tools/infer.py overhead at batch 1' in stdout and 'images/s' in stdout

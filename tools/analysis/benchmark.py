@@ -17,6 +17,9 @@ Sections:
   VPT-deep and fine-tuning with the prototype-matching head of the PASCAL-5i configs:
   test episodes of each ``--fewshot-shots`` and a meta-training step
   (``bench_fewshot_seg``), opt-in.
+* ``infer_tool``: images/s of ``tools/infer.py``'s code path (decode, predict, write
+  the PNGs) against a bare ``inference_model`` loop on the demo model (``bench_infer``),
+  opt-in.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
@@ -64,7 +67,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sections', nargs='+', default=['cls', 'infer', 'seg'],
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
-                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg'])
+                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'infer_tool'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -261,6 +264,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                 f'Few-shot segmentation (PASCAL-5i configs), {kind}, '
                 f'{args.fewshot_img_size}px', cases,
                 [('frozen', bench_fewshot_seg.FROZEN)], batch, unit='episodes'))
+
+    if 'infer_tool' in args.sections:
+        import bench_infer
+        cases, images = bench_infer.infer_tool_cases(args.quick, device)
+        sections['infer_tool'] = cases
+        _measure(cases, device, min(args.warmup, 1), args.reps, args.settle, no_memory=True)
+        tables.append(table(f'Inference command on the demo model, {images} images',
+                            cases, [('bare loop', bench_infer.BARE)], images)
+                      + bench_infer.overhead_line(cases))
 
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:
