@@ -59,8 +59,16 @@ class Segmenter:
         if self.supports is not None:
             return segment_queries(self.model, images, self.supports)
         from mmseg.apis import inference_model
-        results = inference_model(self.model, list(images))
-        return [r.pred_sem_seg.data[0].cpu().numpy() for r in results]
+
+        # mmseg's test-time preprocessor stacks a batch without padding: one forward per
+        # image size (a folder's photos, a video's frames share theirs)
+        preds: List[Optional[np.ndarray]] = [None] * len(images)
+        for shape in dict.fromkeys(image.shape for image in images):
+            indices = [i for i, image in enumerate(images) if image.shape == shape]
+            results = inference_model(self.model, [images[i] for i in indices])
+            for i, result in zip(indices, results):
+                preds[i] = result.pred_sem_seg.data[0].cpu().numpy()
+        return preds
 
 
 class Progress:

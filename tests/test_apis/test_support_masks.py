@@ -102,7 +102,8 @@ def test_rgba_sketch_drops_alpha(tmp_path):
 
 
 def test_one_bit_and_sixteen_bit_pngs(tmp_path):
-    bits = _save(tmp_path, 'bits.png', OBJECT, mode='1')
+    bits = _save(tmp_path, 'bits.png', OBJECT)  # a bool array: PIL mode '1'
+    assert Image.open(bits).mode == '1'
     assert np.array_equal(read_support_mask(bits), OBJECT.astype(np.uint8))
     labels = _labels(3).astype(np.uint16) * 1000  # class 3000
     wide = _save(tmp_path, 'wide.png', labels)
