@@ -56,7 +56,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.batch_size < 1 or not 0 <= args.opacity <= 1:
+        raise SystemExit('error: --batch-size must be >= 1 and --opacity within [0, 1].')
     sources, problems = expand_inputs(args.inputs)
+    if not sources:
+        raise SystemExit('error: nothing to segment:\n' + '\n'.join(
+            f'  {item}: {problem}' for item, problem in problems))
     model = init_inference_model(args.config, args.checkpoint, args.device, args.cfg_options)
     supports = None
     try:
@@ -72,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     summary.failed = problems + summary.failed
     print(summary.report())
     print(f'Outputs in {args.out_dir}')
-    return 1 if summary.failed or not sources else 0
+    return 1 if summary.failed else 0
 
 
 if __name__ == '__main__':

@@ -173,3 +173,9 @@ def test_fewshot_segmentor_from_a_drawn_support(tmp_path, inputs, capsys):
     # and a few-shot segmentor without supports is told what it needs
     status, _, _ = run_in_process('infer.py', args, capsys)
     assert '--support IMAGE MASK' in str(status)
+
+
+def test_nothing_to_segment_stops_before_loading_a_model(tmp_path, capsys):
+    status, _, _ = run_in_process('infer.py', ['no.py', 'no.pth', str(tmp_path / 'none_*.jpg'),
+                                               '--out-dir', str(tmp_path)], capsys)
+    assert 'nothing to segment' in str(status) and 'none_*.jpg: no such file' in str(status)

@@ -24,6 +24,7 @@ from typing import List, Tuple
 import numpy as np
 import torch
 
+from bench_cases import TINY_VIT
 from bench_utils import Case
 
 CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'configs', 'demo',
@@ -33,13 +34,21 @@ TOOL = 'tools/infer.py path, batch 1'
 OVERHEAD_LIMIT = 0.10
 
 
-def _model(device: torch.device) -> torch.nn.Module:
+def _model(device: torch.device, quick: bool) -> torch.nn.Module:
+    """The demo model with random weights (``quick``: shrunk to the test suite's ViT)."""
     from mmengine.config import Config
     from mmseg.datasets import ADE20KDataset
 
     from mmseg_expres.apis import init_model
     cfg = Config.fromfile(CONFIG)
     cfg.model.backbone.pretrained = None
+    if quick:
+        width = TINY_VIT['vit_cfg']['embed_dim']
+        cfg.model.backbone.update(arch=TINY_VIT['arch'], vit_cfg=TINY_VIT['vit_cfg'],
+                                  out_indices=(0, 1, 2, 3))
+        cfg.model.neck.update(in_channels=[width] * 4, out_channels=width)
+        cfg.model.decode_head.update(in_channels=[width] * 4, channels=16)
+        cfg.model.auxiliary_head.update(in_channels=width, channels=8)
     torch.manual_seed(0)
     model = init_model(cfg, None, str(device))
     model.dataset_meta = dict(classes=ADE20KDataset.METAINFO['classes'],
@@ -48,23 +57,24 @@ def _model(device: torch.device) -> torch.nn.Module:
 
 
 def infer_tool_cases(quick: bool, device: torch.device,
-                     num_images: int = 8) -> Tuple[List[Case], int]:
+                     num_images: int = 4) -> Tuple[List[Case], int]:
     """The cases, and the images each step segments (for images/s)."""
     from mmseg.apis import inference_model
     from PIL import Image
 
     from mmseg_expres.apis.media import expand_inputs, read_image
     from mmseg_expres.apis.segment_files import Segmenter, segment_files
-    num_images = 2 if quick else num_images
+    num_images, size = (2, (32, 40)) if quick else (num_images, (128, 160))
     folder = tempfile.mkdtemp(prefix='bench_infer_')
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     os.makedirs(osp.join(folder, 'in'))
     rng = np.random.default_rng(0)
     paths = [osp.join(folder, 'in', f'{i:03d}.jpg') for i in range(num_images)]
     for path in paths:
-        Image.fromarray(rng.integers(0, 256, (128, 160, 3), dtype=np.uint8)).save(path)
+        Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(path)
     sources, _ = expand_inputs(paths)
-    bare_model, tool_model = _model(device), _model(device)  # inference_model edits cfg
+    # two models: inference_model edits its model's config (the first transform's type)
+    bare_model, tool_model = _model(device, quick), _model(device, quick)
     segmenter = Segmenter(tool_model)
     out = osp.join(folder, 'out')
 

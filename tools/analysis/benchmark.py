@@ -269,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         import bench_infer
         cases, images = bench_infer.infer_tool_cases(args.quick, device)
         sections['infer_tool'] = cases
-        _measure(cases, device, min(args.warmup, 1), args.reps, args.settle, no_memory=True)
+        _measure(cases, device, min(args.warmup, 1), args.seg_reps, 0, no_memory=True)
         tables.append(table(f'Inference command on the demo model, {images} images',
                             cases, [('bare loop', bench_infer.BARE)], images)
                       + bench_infer.overhead_line(cases))
