@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from ..visualization import class_palette, overlay_with_legend, save_index_png
+from ..visualization.drawing import PNG_COMPRESSION
 from .fewshot_seg import Supports, segment_queries
 from .media import Source, VideoFrames, VideoWriter, read_image
 
@@ -132,13 +133,40 @@ def _write_pair(segmenter: Segmenter, image: np.ndarray, pred: np.ndarray, stem:
     picture = overlay_with_legend(image[..., ::-1], pred, segmenter.classes,
                                   segmenter.palette, opacity)
     from PIL import Image
-    Image.fromarray(picture).save(stem + '_overlay.png')
+    Image.fromarray(picture).save(stem + '_overlay.png', compress_level=PNG_COMPRESSION)
     return picture
+
+
+class BackgroundWriter:
+    """Writes files in one thread beside the model, so drawing and PNG compression (which
+    release the GIL) overlap the next batch; at most ``limit`` jobs wait, and an error in
+    a job is raised in the caller at the next submission or at :meth:`close`."""
+
+    def __init__(self, limit: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        self.pool, self.limit, self.pending = ThreadPoolExecutor(max_workers=1), limit, []
+
+    def submit(self, fn: Callable, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.limit or (self.pending and self.pending[0].done()):
+            self.pending.pop(0).result()
+
+    def drain(self) -> None:
+        """Wait for every job; raise the first error."""
+        pending, self.pending = self.pending, []
+        for job in pending:
+            job.result()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self.pool.shutdown()
 
 
 def _segment_images(segmenter: Segmenter, sources: List[Source], out_dir: str,
                     batch_size: int, opacity: float, summary: Summary,
-                    tick: Callable[[int], None]) -> None:
+                    tick: Callable[[int], None], writer: BackgroundWriter) -> None:
     for batch in _batches(sources, batch_size):
         images, kept = [], []
         for source in batch:
@@ -149,14 +177,15 @@ def _segment_images(segmenter: Segmenter, sources: List[Source], out_dir: str,
                 summary.failed.append((source.path, str(error)))
         if images:
             for source, image, pred in zip(kept, images, segmenter(images)):
-                _write_pair(segmenter, image, pred, osp.join(out_dir, source.name), opacity)
+                writer.submit(_write_pair, segmenter, image, pred,
+                              osp.join(out_dir, source.name), opacity)
         summary.images += len(kept)
         tick(len(batch))
 
 
 def _segment_video(segmenter: Segmenter, source: Source, out_dir: str, batch_size: int,
                    opacity: float, save_frames: bool, summary: Summary,
-                   tick: Callable[[int], None]) -> None:
+                   tick: Callable[[int], None], writer: BackgroundWriter) -> None:
     try:
         frames = VideoFrames(source.path)
     except ValueError as error:
@@ -166,23 +195,29 @@ def _segment_video(segmenter: Segmenter, source: Source, out_dir: str, batch_siz
     out = osp.join(out_dir, source.name + '_overlay' + suffix)
     os.makedirs(osp.dirname(out), exist_ok=True)
     rows = min(len(segmenter.classes), VIDEO_LEGEND_ROWS)
-    writer, count = None, 0
+    video: List[VideoWriter] = []  # opened by the first frame, which gives the size
+
+    def add_frame(frame: np.ndarray, pred: np.ndarray) -> None:
+        picture = overlay_with_legend(frame[..., ::-1], pred, segmenter.classes,
+                                      segmenter.palette, opacity, legend_rows=rows)
+        if not video:
+            video.append(VideoWriter(out, frames.fps, picture.shape[:2]))
+        video[0].write(picture[..., ::-1])
+
+    count = 0
     try:
         for batch in _batches(frames, batch_size):
             for frame, pred in zip(batch, segmenter(batch)):
                 if save_frames:
                     stem = osp.join(out_dir, source.name, f'{count:06d}')
-                    _write_pair(segmenter, frame, pred, stem, opacity)
-                picture = overlay_with_legend(frame[..., ::-1], pred, segmenter.classes,
-                                              segmenter.palette, opacity, legend_rows=rows)
-                if writer is None:
-                    writer = VideoWriter(out, frames.fps, picture.shape[:2])
-                writer.write(picture[..., ::-1])
+                    writer.submit(_write_pair, segmenter, frame, pred, stem, opacity)
+                writer.submit(add_frame, frame, pred)  # one thread: frames stay in order
                 count += 1
             tick(len(batch))
     finally:
-        if writer is not None:
-            writer.close()
+        writer.drain()
+        if video:
+            video[0].close()
     if count == 0:
         summary.failed.append((source.path, 'OpenCV could not decode any frame'))
         return
@@ -213,10 +248,15 @@ def segment_files(segmenter: Segmenter, sources: Sequence[Source], out_dir: str,
     progress = Progress(total) if show_progress else None
     tick = progress.update if progress else (lambda n: None)
     summary, start = Summary(), time.perf_counter()
-    _segment_images(segmenter, images, out_dir, batch_size, opacity, summary, tick)
-    for video in videos:
-        _segment_video(segmenter, video, out_dir, batch_size, opacity, save_frames,
-                       summary, tick)
+    writer = BackgroundWriter(limit=2 * batch_size)
+    try:
+        _segment_images(segmenter, images, out_dir, batch_size, opacity, summary, tick,
+                        writer)
+        for video in videos:
+            _segment_video(segmenter, video, out_dir, batch_size, opacity, save_frames,
+                           summary, tick, writer)
+    finally:
+        writer.close()
     if progress:
         progress.close()
     summary.seconds = time.perf_counter() - start

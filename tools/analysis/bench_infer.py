@@ -1,8 +1,8 @@
 """Inference-command cases for ``benchmark.py``: ``tools/infer.py``'s code path against a
 bare ``mmseg.apis.inference_model`` loop, on the README demo's model.
 
-Every case segments the same ``num_images`` generated image files (the demo data's
-size, 128x160) with the demo config's model (EXPRES + UperNet on the small demo ViT,
+Every case segments the same ``num_images`` generated image files (scenes of the demo
+data set, 128x160) with the demo config's model (EXPRES + UperNet on the small demo ViT,
 random weights: timing only):
 
 * the bare loop: ``inference_model(model, path)`` per file, nothing written;
@@ -63,6 +63,7 @@ def infer_tool_cases(quick: bool, device: torch.device,
     from PIL import Image
 
     from mmseg_expres.apis.media import expand_inputs, read_image
+    from mmseg_expres.datasets.demo_data.segmentation import draw_scene
     from mmseg_expres.apis.segment_files import Segmenter, segment_files
     num_images, size = (2, (32, 40)) if quick else (num_images, (128, 160))
     folder = tempfile.mkdtemp(prefix='bench_infer_')
@@ -70,8 +71,8 @@ def infer_tool_cases(quick: bool, device: torch.device,
     os.makedirs(osp.join(folder, 'in'))
     rng = np.random.default_rng(0)
     paths = [osp.join(folder, 'in', f'{i:03d}.jpg') for i in range(num_images)]
-    for path in paths:
-        Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(path)
+    for path in paths:  # the demo data set's scenes: shapes and texture, like photos
+        Image.fromarray(draw_scene(rng, size)[0]).save(path)
     sources, _ = expand_inputs(paths)
     # two models: inference_model edits its model's config (the first transform's type)
     bare_model, tool_model = _model(device, quick), _model(device, quick)
