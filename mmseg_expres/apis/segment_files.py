@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 from torch import nn
 
 from ..visualization import class_palette, overlay_with_legend, save_index_png
@@ -132,7 +133,6 @@ def _write_pair(segmenter: Segmenter, image: np.ndarray, pred: np.ndarray, stem:
     save_index_png(pred, segmenter.palette, stem + '_pred.png')
     picture = overlay_with_legend(image[..., ::-1], pred, segmenter.classes,
                                   segmenter.palette, opacity)
-    from PIL import Image
     Image.fromarray(picture).save(stem + '_overlay.png', compress_level=PNG_COMPRESSION)
     return picture
 
@@ -140,7 +140,7 @@ def _write_pair(segmenter: Segmenter, image: np.ndarray, pred: np.ndarray, stem:
 class BackgroundWriter:
     """Writes files in one thread beside the model, so drawing and PNG compression (which
     release the GIL) overlap the next batch; at most ``limit`` jobs wait, and an error in
-    a job is raised in the caller at the next submission or at :meth:`close`."""
+    a job is raised in the caller by :meth:`submit` or :meth:`close`."""
 
     def __init__(self, limit: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
