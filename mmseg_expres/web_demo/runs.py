@@ -14,8 +14,7 @@ import numpy as np
 from torch import nn
 
 from ..apis import fewshot_segment
-from ..visualization import (OBJECT_RGB, class_palette, class_shares, overlay_label_map,
-                             overlay_mask)
+from ..visualization import OBJECT_RGB, class_palette, class_shares, overlay, overlay_mask
 from .inputs import (DemoInputError, check_uploaded_mask, editor_picture, painted_mask,
                      read_image)
 
@@ -52,10 +51,8 @@ class SegmentDemo:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        meta = getattr(model, 'dataset_meta', None) or {}
-        num_classes = model.decode_head.num_classes
-        self.classes = list(meta.get('classes') or [])
-        self.palette = class_palette(num_classes, meta.get('palette') or ())
+        classes, self.palette = class_palette(getattr(model, 'dataset_meta', None))
+        self.classes = list(classes)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """(H, W) class indices for a BGR image, as ``inference_model`` predicts them."""
@@ -69,7 +66,7 @@ class SegmentDemo:
         pictures, files, legends = [], [], []
         for path, image in images:
             label, ms = _timed(self.predict, image)
-            pictures.append((overlay_label_map(image[..., ::-1], label, self.palette),
+            pictures.append((overlay(image[..., ::-1], label, self.palette),
                              osp.basename(path)))
             files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
             mmcv.imwrite(label.astype(np.uint8 if label.max() < 256 else np.uint16),

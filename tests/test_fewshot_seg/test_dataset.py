@@ -98,6 +98,19 @@ def test_list_naming_an_image_without_mask(voc, tmp_path):
         episodes(voc, ann_file=str(tmp_path / 'broken.txt'))
 
 
+def test_listed_image_missing_is_named_before_any_episode(voc, tmp_path):
+    """Masks there, one JPEG gone: the data set refuses to start, naming it."""
+    import shutil
+    root = str(tmp_path / 'voc')
+    shutil.copytree(voc, root)
+    with open(os.path.join(root, 'ImageSets/Segmentation/val.txt')) as f:
+        last = f.read().split()[-1]  # not necessarily an image of the fold's classes
+    os.remove(os.path.join(root, 'JPEGImages', last + '.jpg'))
+    with pytest.raises(FileNotFoundError, match=rf'1 of 60 listed images have no image .*'
+                                                rf'{last}\.jpg'):
+        episodes(root)
+
+
 CONFIG = str(REPO / 'configs' / 'fewshot' / 'expres_vit-b_coco20i.py')
 
 

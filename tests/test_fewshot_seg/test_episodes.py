@@ -23,7 +23,7 @@ def test_count_classes_leaves_out_background_and_ignore(tmp_path):
 
 def test_a_listed_image_without_mask_is_named(tmp_path):
     _mask(tmp_path, 'a', [[1]])
-    with pytest.raises(FileNotFoundError, match=r"1 of 2 .*\['b'\]"):
+    with pytest.raises(FileNotFoundError, match=r"1 of 2 listed images have no mask .*: b\.png"):
         count_classes(str(tmp_path), ['a', 'b'])
 
 
@@ -32,14 +32,37 @@ def test_missing_list_file_names_the_converter(tmp_path):
         read_names(str(tmp_path / 'val.txt'))
 
 
-def test_cache_is_used_for_the_same_list_and_redone_for_another(tmp_path):
+def test_cache_is_used_for_unchanged_masks_and_redone_for_another_list(tmp_path, monkeypatch):
+    from mmseg_expres.datasets.fewshot_seg import episodes
     _mask(tmp_path, 'a', [[1, 1]])
+    _mask(tmp_path, 'b', [[2, 0]])
     cache = str(tmp_path / 'index.json')
     first = cached_class_index(str(tmp_path), ['a'], '.png', cache)
-    os.remove(tmp_path / 'a.png')  # only the cache can answer now
+    counted = []
+    monkeypatch.setattr(episodes, 'count_classes',
+                        lambda *args: counted.append(args) or count_classes(*args))
     assert cached_class_index(str(tmp_path), ['a'], '.png', cache) == first == {'a': {1: 2}}
-    with pytest.raises(FileNotFoundError):
-        cached_class_index(str(tmp_path), ['a', 'b'], '.png', cache)
+    assert not counted  # the cache answered
+    assert cached_class_index(str(tmp_path), ['a', 'b'], '.png', cache) == {
+        'a': {1: 2}, 'b': {2: 1}}
+    assert len(counted) == 1
+
+
+@pytest.mark.parametrize('change', ['size', 'mtime'])
+def test_cache_is_rebuilt_when_a_mask_changes_in_place(tmp_path, change):
+    """A mask rewritten under the same name (new pixels) must not be served stale."""
+    _mask(tmp_path, 'a', [[1, 1]])
+    cache = str(tmp_path / 'index.json')
+    stat = os.stat(tmp_path / 'a.png')
+    assert cached_class_index(str(tmp_path), ['a'], '.png', cache) == {'a': {1: 2}}
+    if change == 'size':
+        _mask(tmp_path, 'a', [[0, 0, 0, 3]])
+    else:  # same size, only the modification time tells: another PNG of equal length
+        _mask(tmp_path, 'a', [[3, 3]])
+        assert os.stat(tmp_path / 'a.png').st_size == stat.st_size
+        os.utime(tmp_path / 'a.png', ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    expected = {'a': {3: 1}} if change == 'size' else {'a': {3: 2}}
+    assert cached_class_index(str(tmp_path), ['a'], '.png', cache) == expected
 
 
 def test_images_per_class_applies_min_pixels():

@@ -1,12 +1,16 @@
 """The few-shot head, segmentor and data preprocessor on the tiny ViT; the user API."""
+import mmcv
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from PIL import Image
 from torch.testing import assert_close
 
-from mmseg_expres.apis.fewshot_seg import binary_mask, fewshot_segment
+from mmseg_expres.apis.fewshot_seg import fewshot_segment, prepare_supports, segment_queries
+from mmseg_expres.apis.support_masks import SupportMaskError
 from mmseg_expres.models.fewshot_seg import (EpisodeDataPreProcessor, FewShotSegmentor,
                                              masked_average_pool)
 
@@ -77,10 +81,60 @@ def test_preprocessor_normalises_episodes_in_rgb():
         pre(dict(inputs=[episode, episode[:, :, :2]]))
 
 
-def test_user_masks_become_binary_with_or_without_a_class_id():
-    label = np.array([[0, 3, 7], [255, 3, 0]], np.uint8)
-    assert binary_mask(label, None).tolist() == [[0, 1, 1], [255, 1, 0]]
-    assert binary_mask(label, 3).tolist() == [[0, 1, 0], [255, 1, 0]]
+@pytest.fixture
+def user_model():
+    """A segmentor as init_model returns it: eval mode, its config attached."""
+    segmentor = FewShotSegmentor(
+        backbone=tiny_backbone_cfg(out_indices=(2, 3)),
+        decode_head=dict(type='PrototypeMatchingHead', in_channels=32, num_levels=2,
+                         channels=8),
+        data_preprocessor=EpisodeDataPreProcessor(mean=[123.7, 116.3, 103.5],
+                                                  std=[58.4, 57.1, 57.4], bgr_to_rgb=True))
+    segmentor.cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        pipeline=[dict(type='Resize', scale=(32, 32), keep_ratio=False)]))))
+    return segmentor.eval()
+
+
+def _scene(seed):
+    return np.random.default_rng(seed).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+
+
+def test_drawn_and_palette_masks_reach_the_model_as_the_object(user_model, tmp_path):
+    """A 0/255 drawing and a VOC palette PNG give the supports' masks the 0/1 object."""
+    obj = np.zeros((20, 24), np.uint8)
+    obj[5:15, 4:16] = 1
+    white = str(tmp_path / 'white.png')
+    Image.fromarray(obj * 255).save(white)
+    palette = Image.fromarray(np.where(obj == 1, 12, 0).astype(np.uint8), mode='P')
+    palette.putpalette([0, 0, 0] * 12 + [192, 128, 128] + [0, 0, 0] * 243)
+    palette.save(str(tmp_path / 'voc.png'))
+    expected = mmcv.imresize(obj, (32, 32), interpolation='nearest')
+    for mask, kwargs in ((white, {}), (str(tmp_path / 'voc.png'), dict(cls=12)), (obj, {})):
+        supports = prepare_supports(user_model, [_scene(1)], [mask], **kwargs)
+        assert np.array_equal(supports.masks[0].numpy(), expected), mask
+    pred = fewshot_segment(user_model, _scene(0), [_scene(1)], [white])
+    assert pred.shape == (20, 24) and set(np.unique(pred)) <= {0, 1}
+    assert np.array_equal(pred, fewshot_segment(user_model, _scene(0), [_scene(1)], [obj]))
+
+
+def test_a_batch_of_queries_equals_one_at_a_time(user_model):
+    obj = np.zeros((20, 24), np.uint8)
+    obj[2:12, 3:20] = 1
+    supports = prepare_supports(user_model, [_scene(1), _scene(2)], [obj, obj])
+    batch = segment_queries(user_model, [_scene(3), _scene(4)], supports)
+    single = [segment_queries(user_model, [_scene(s)], supports)[0] for s in (3, 4)]
+    assert all(np.array_equal(a, b) for a, b in zip(batch, single))
+
+
+def test_support_errors_name_the_support(user_model, tmp_path):
+    empty = str(tmp_path / 'empty.png')
+    Image.fromarray(np.zeros((20, 24), np.uint8)).save(empty)
+    obj = np.zeros((20, 24), np.uint8)
+    obj[:5] = 1
+    with pytest.raises(SupportMaskError, match=r'support 2 \(.*empty.png\) holds 1 value'):
+        fewshot_segment(user_model, _scene(0), [_scene(1), _scene(2)], [obj, empty])
+    with pytest.raises(SupportMaskError, match=r'support 1 is 10x12 .* image is 20x24'):
+        fewshot_segment(user_model, _scene(0), [_scene(1)], [obj[::2, ::2]])
 
 
 def test_fewshot_segment_needs_one_mask_per_support():

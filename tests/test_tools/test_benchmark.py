@@ -93,3 +93,14 @@ def test_quick_seg_check_section_reports_masks_per_second(tmp_path):
     cases = check['cases']
     assert len(cases) == 3 and all(c['masks_per_s'] > 0 for c in cases.values())
     assert 'masks/s' in stdout
+
+
+def test_quick_infer_tool_section_times_the_tool_against_a_bare_loop(tmp_path):
+    """tools/infer.py's code path (decode, predict, write PNGs) vs inference_model alone."""
+    stdout, report = run_quick(tmp_path, '--sections', 'infer_tool')
+    section = report['sections']['infer_tool']
+    assert list(section) == ['bare inference_model loop', 'tools/infer.py path, batch 1',
+                             'tools/infer.py path, batch 4',
+                             'tools/infer.py prediction only (no files), batch 1']
+    assert all(entry['median_s'] > 0 for entry in section.values())
+    assert 'tools/infer.py overhead at batch 1' in stdout and 'images/s' in stdout

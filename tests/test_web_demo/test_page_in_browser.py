@@ -110,7 +110,7 @@ def test_segment_tab_draws_inference_models_prediction(page):
 
     from mmseg_expres.web_demo.examples import segment_examples
 
-    from mmseg_expres.visualization import class_palette, overlay_label_map
+    from mmseg_expres.visualization import class_palette, overlay
     driver, tmp, model = page['driver'], page['tmp'], page['segmentor']
     path = segment_examples(str(tmp / 'examples'), count=1, size=(48, 64))[0]
     upload(driver, 'segment-images', path)
@@ -121,8 +121,8 @@ def test_segment_tab_draws_inference_models_prediction(page):
     label = inference_model(model, path).pred_sem_seg.data[0].numpy()
     assert len(np.unique(label)) > 1
     meta = model.dataset_meta
-    palette = class_palette(model.decode_head.num_classes, meta['palette'])
-    expected = overlay_label_map(np.asarray(Image.open(path)), label, palette)
+    _, palette = class_palette(meta)
+    expected = overlay(np.asarray(Image.open(path)), label, palette)
     np.testing.assert_array_equal(shown[..., :3], expected)
     np.testing.assert_array_equal(downloads(driver, 'segment')['scene0_mask.png'], label)
     top = np.bincount(label.ravel()).argmax()

@@ -22,6 +22,9 @@ Sections:
 * ``seg_check``: masks/s of the segmentation data check (``tools/check_seg_data.py`` and
   the check ``tools/train.py`` runs first) on ``--check-masks`` generated 512x512 pairs
   with ``--check-nproc`` processes (``bench_seg_check``), opt-in.
+* ``infer_tool``: images/s of ``tools/infer.py``'s code path (decode, predict, write
+  the PNGs) against a bare ``inference_model`` loop on the demo model (``bench_infer``),
+  opt-in.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
@@ -71,7 +74,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sections', nargs='+', default=['cls', 'infer', 'seg'],
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
-                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'seg_check'])
+                        choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'seg_check',
+                                 'infer_tool'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -280,6 +284,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         seg_check = bench_seg_check.run(40 if args.quick else args.check_masks,
                                         64 if args.quick else 512, args.check_nproc)
         tables.append(bench_seg_check.table(seg_check))
+
+    if 'infer_tool' in args.sections:
+        import bench_infer
+        cases, images = bench_infer.infer_tool_cases(args.quick, device)
+        sections['infer_tool'] = cases
+        _measure(cases, device, min(args.warmup, 1), args.seg_reps, 0, no_memory=True)
+        tables.append(table(f'Inference command on the demo model, {images} images',
+                            cases, [('bare loop', bench_infer.BARE)], images)
+                      + bench_infer.overhead_line(cases))
 
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:

@@ -1,12 +1,16 @@
 """Segment a new class in a query image from a few annotated support images.
 
     python tools/fewshot_seg/segment.py CONFIG CHECKPOINT --query QUERY.jpg \\
-        --supports S1.jpg [S2.jpg ...] --masks M1.png [M2.png ...] [--class-id C] \\
+        --supports S1.jpg [S2.jpg ...] --masks M1.png [M2.png ...] \\
+        [--class-id C | --color R,G,B] [--ignore-index 255] [--resize-masks] \\
         [--out query_mask.png] [--cfg-options model.backbone.pretrained=PATH]
 
 Writes the picture (the query with the predicted class tinted red) to ``--out`` and the
-binary mask (0/1 PNG) next to it as ``<out>_mask.png``. The masks mark the class with
-any value but 0 and 255 (255 = unknown), or with ``--class-id`` in label maps.
+binary mask (0/1 PNG) next to it as ``<out>_mask.png``. The masks are read by
+``mmseg_expres.apis.support_masks`` (docs/fewshot.md lists the formats): a mask with
+two values (0/1, 0/255) marks the object with the non-zero one; label maps and palette
+PNGs need ``--class-id``, colour masks ``--color``; nothing is ignored unless
+``--ignore-index`` says so.
 """
 import argparse
 import os
@@ -16,6 +20,7 @@ import mmcv
 from mmengine.config import Config, DictAction
 
 from mmseg_expres.apis import fewshot_segment, init_model
+from mmseg_expres.apis.support_masks import SupportMaskError, parse_color
 from mmseg_expres.visualization import OBJECT_RGB, overlay_mask
 
 
@@ -26,7 +31,12 @@ def main() -> None:
     parser.add_argument('--query', required=True)
     parser.add_argument('--supports', nargs='+', required=True)
     parser.add_argument('--masks', nargs='+', required=True)
-    parser.add_argument('--class-id', type=int, help="the class's value in the masks")
+    parser.add_argument('--class-id', type=int, help="the class's value in label masks")
+    parser.add_argument('--color', type=parse_color,
+                        help="the class's R,G,B in colour masks")
+    parser.add_argument('--ignore-index', type=int, help='a mask value to ignore, e.g. 255')
+    parser.add_argument('--resize-masks', action='store_true',
+                        help='resize masks of another size than their image (nearest)')
     parser.add_argument('--out', default='fewshot_seg_result.png')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -41,7 +51,12 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     model = init_model(cfg, args.checkpoint, device=args.device)
-    mask = fewshot_segment(model, args.query, args.supports, args.masks, args.class_id)
+    try:
+        mask = fewshot_segment(model, args.query, args.supports, args.masks, args.class_id,
+                               color=args.color, ignore_index=args.ignore_index,
+                               resize_masks=args.resize_masks)
+    except SupportMaskError as error:
+        raise SystemExit(f'error: {error}') from error
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     mmcv.imwrite(overlay_mask(mmcv.imread(args.query), mask, OBJECT_RGB[::-1]), args.out)
     mask_path = osp.splitext(args.out)[0] + '_mask.png'

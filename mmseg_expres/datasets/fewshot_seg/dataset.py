@@ -15,8 +15,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from .episodes import (IGNORE, Episode, cached_class_index, check_enough_images,
-                                   draw_supports, images_per_class, query_pairs, read_names,
-                                   sample_episodes)
+                       check_listed_files, draw_supports, images_per_class, query_pairs,
+                       read_names, sample_episodes)
 from .splits import base_classes, get_benchmark, novel_classes
 
 MODES = ('train', 'test')
@@ -97,6 +97,9 @@ class FewShotSegDataset:
         self.img_suffix, self.seg_map_suffix = img_suffix, seg_map_suffix
         list_file = osp.join(data_root, ann_file)
         names = read_names(list_file)
+        # every listed image, not only those of the fold's classes: found now, not hours
+        # into a run when an episode first draws it
+        check_listed_files(self.img_dir, names, img_suffix, 'image')
         index = cached_class_index(self.seg_dir, names, seg_map_suffix,
                                    list_file + '.classes.json' if cache_index else None)
         if mode == 'train' and exclude_novel:

@@ -40,18 +40,28 @@ def read_names(list_file: str) -> List[str]:
         return [line.strip() for line in f if line.strip()]
 
 
+def check_listed_files(folder: str, names: Sequence[str], suffix: str, what: str) -> None:
+    """Every listed name has its file ``<folder>/<name><suffix>``.
+
+    Raises:
+        FileNotFoundError: naming the missing files (the first ten) and how many.
+    """
+    missing = [n + suffix for n in names if not osp.isfile(osp.join(folder, n + suffix))]
+    if missing:
+        more = f' and {len(missing) - 10} more' if len(missing) > 10 else ''
+        raise FileNotFoundError(
+            f'{len(missing)} of {len(names)} listed images have no {what} under '
+            f'{folder!r}: {", ".join(missing[:10])}{more}. Re-run the converter, copy the '
+            'missing files, or remove them from the list file.')
+
+
 def count_classes(seg_dir: str, names: Sequence[str], suffix: str = '.png') -> ClassIndex:
     """Pixel count of every class in each image's mask.
 
     Raises:
         FileNotFoundError: a listed image has no mask.
     """
-    missing = [n for n in names if not osp.isfile(osp.join(seg_dir, n + suffix))]
-    if missing:
-        raise FileNotFoundError(
-            f'{len(missing)} of {len(names)} listed images have no mask under {seg_dir!r}, '
-            f'e.g. {missing[:3]} (expected <name>{suffix}). Re-run the converter or fix '
-            'the list file.')
+    check_listed_files(seg_dir, names, suffix, 'mask')
     index = {}
     for name in names:
         counts = np.bincount(np.asarray(Image.open(osp.join(seg_dir, name + suffix))).ravel(),
@@ -61,14 +71,26 @@ def count_classes(seg_dir: str, names: Sequence[str], suffix: str = '.png') -> C
     return index
 
 
+def index_key(seg_dir: str, names: Sequence[str], suffix: str) -> str:
+    """A digest of the mask folder, the list and each mask's size and modification time:
+    a mask changed in place (same name, new pixels) changes it."""
+    check_listed_files(seg_dir, names, suffix, 'mask')
+    digest = hashlib.sha256('\n'.join([osp.abspath(seg_dir), suffix]).encode())
+    for name in names:
+        stat = os.stat(osp.join(seg_dir, name + suffix))
+        digest.update(f'\n{name} {stat.st_size} {stat.st_mtime_ns}'.encode())
+    return digest.hexdigest()
+
+
 def cached_class_index(seg_dir: str, names: Sequence[str], suffix: str,
                        cache_file: Optional[str]) -> ClassIndex:
-    """:func:`count_classes`, read from ``cache_file`` when it was written for ``names``.
+    """:func:`count_classes`, read from ``cache_file`` when it was written for these masks.
 
-    Reading 10k PASCAL masks takes a while; the cache is keyed by a digest of the list
-    and the mask folder, so a changed list recomputes it. An unwritable cache is skipped.
+    Reading 10k PASCAL masks takes a while; the cache is keyed by :func:`index_key`, so a
+    changed list, or any mask rewritten since, recomputes it. An unwritable cache is
+    skipped.
     """
-    key = hashlib.sha256('\n'.join([osp.abspath(seg_dir), suffix, *names]).encode()).hexdigest()
+    key = index_key(seg_dir, names, suffix)
     if cache_file and osp.isfile(cache_file):
         with open(cache_file, encoding='utf-8') as f:
             cached = json.load(f)
