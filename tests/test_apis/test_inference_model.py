@@ -27,22 +27,27 @@ def test_task_and_full_checkpoints_give_the_same_model(demo, tmp_path):
 
 
 def test_checkpoint_of_another_head_is_refused(demo, tmp_path):
-    """MMEngine only warns about a mis-shaped head; this is an error naming the keys."""
+    """MMEngine only warns about a mis-shaped head, an extra or a missing tensor; each is an
+    error naming the tensor (the shapes by the strict task load, models/task_loading.py;
+    extra keys by the inference audit)."""
     config, task = demo
-    state = torch.load(task, weights_only=True)
-    state['state_dict']['decode_head.conv_seg.weight'] = torch.zeros(19, 64, 1, 1)
-    state['state_dict']['decode_head.conv_seg.bias'] = torch.zeros(19)
-    state['state_dict']['decode_head.extra.weight'] = torch.zeros(1)
-    other = str(tmp_path / 'cityscapes_head.pth')
-    torch.save(state, other)
-    with pytest.raises(CheckpointMismatchError, match=r'(?s)Unexpected \(1\): decode_head.extra'
-                       r'.*decode_head.conv_seg.bias \(19,\) vs \(150,\)'):
-        init_inference_model(config, other)
-    del state['state_dict']['decode_head.extra.weight']
-    del state['state_dict']['backbone.prompts.tokens']
-    torch.save(state, other)
-    with pytest.raises(CheckpointMismatchError, match=r'Missing \(1\): backbone.prompts.tokens'):
-        init_inference_model(config, other)
+    other = str(tmp_path / 'other.pth')
+
+    def refused(change, pattern: str) -> None:
+        state = torch.load(task, weights_only=True)
+        change(state['state_dict'])
+        torch.save(state, other)
+        with pytest.raises(CheckpointMismatchError, match=pattern):
+            init_inference_model(config, other)
+
+    def cityscapes_head(sd):
+        sd['decode_head.conv_seg.weight'] = torch.zeros(19, 64, 1, 1)
+        sd['decode_head.conv_seg.bias'] = torch.zeros(19)
+    refused(cityscapes_head, r'(?s)decode_head.conv_seg.bias: shape \(19,\) in the checkpoint, '
+            r'\(150,\) in the model.*class count')
+    refused(lambda sd: sd.update({'decode_head.extra.weight': torch.zeros(1)}),
+            r'Unexpected \(1\): decode_head.extra')
+    refused(lambda sd: sd.pop('backbone.prompts.tokens'), r'backbone.prompts.tokens')
 
 
 def test_task_checkpoint_on_another_vit_is_refused(demo, tmp_path):
