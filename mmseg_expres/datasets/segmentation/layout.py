@@ -19,7 +19,13 @@ class DatasetLayoutError(FileNotFoundError):
 def _suffix_default(dataset_type: str, name: str) -> str:
     from mmseg.registry import DATASETS
     cls = DATASETS.get(dataset_type)
-    return inspect.signature(cls.__init__).parameters[name].default if cls else None
+    # a data set may pass the argument on to its base through **kwargs (Cityscapes and
+    # reduce_zero_label): the first class in the MRO that names it gives the default
+    for klass in (cls.__mro__ if cls else ()):
+        parameter = inspect.signature(klass.__init__).parameters.get(name)
+        if parameter is not None:
+            return parameter.default
+    return None
 
 
 def _files(folder: str, suffix: str) -> List[str]:
