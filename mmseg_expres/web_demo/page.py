@@ -49,6 +49,23 @@ def _outputs(prefix: str, files_label: str) -> list:
     return [gallery, files, summary, status]
 
 
+def _example_gallery(pictures: Sequence[str], label: str, elem_id: str) -> gr.Gallery:
+    """Example pictures to click, in place of ``gr.Examples``: Gradio 6.17's example table
+    throws in the browser for file inputs, and the image editor on the same page then
+    stays blank (tests/test_web_demo checks the page's console stays clean)."""
+    return gr.Gallery(list(pictures), label=label, columns=3, height=230,
+                      object_fit='contain', allow_preview=False, interactive=False,
+                      elem_id=elem_id)
+
+
+def _picker(choices: Sequence[object]) -> Callable[[gr.SelectData], object]:
+    """A gallery's select handler that returns the clicked picture's entry of
+    ``choices``."""
+    def pick(event: gr.SelectData):
+        return choices[event.index]
+    return pick
+
+
 def segment_tab(demo: SegmentDemo, examples: Sequence[str]) -> None:
     gr.Markdown(SEGMENT_HELP)
     with gr.Row():
@@ -56,8 +73,9 @@ def segment_tab(demo: SegmentDemo, examples: Sequence[str]) -> None:
             images = gr.File(label='Images', file_count='multiple', file_types=['image'],
                              elem_id='segment-images')
             if examples:
-                gr.Examples([[[path]] for path in examples], inputs=[images],
-                            label='Examples (generated scenes)')
+                _example_gallery(examples, 'Examples (generated scenes): click one to use it',
+                                 'segment-examples').select(
+                    _picker([[path] for path in examples]), None, images)
             button = gr.Button('Segment', variant='primary', elem_id='segment-run')
         with gr.Column():
             outputs = _outputs('segment', 'Index masks')
@@ -89,9 +107,14 @@ def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) 
                 remove = gr.Button('Remove the last', elem_id='fewshot-remove')
             queries = gr.File(label='Query images', file_count='multiple',
                               file_types=['image'], elem_id='fewshot-queries')
-            if examples:
-                gr.Examples([list(e) for e in examples], inputs=[editors[0], masks[0], queries],
-                            label='Example (generated: reference, its mask, queries)')
+            if examples:  # each example's pictures; a click on one loads all of them
+                shown_examples = [(picture, e) for e in examples
+                                  for picture in [e[0], *e[2]]]
+                _example_gallery([picture for picture, _ in shown_examples],
+                                 'Example (generated): click it to load a reference, its '
+                                 'mask and queries', 'fewshot-examples').select(
+                    _picker([list(e) for _, e in shown_examples]), None,
+                    [editors[0], masks[0], queries])
             button = gr.Button('Find the object', variant='primary', elem_id='fewshot-run')
         with gr.Column():
             outputs = _outputs('fewshot', 'Masks (queries; painted references, to reuse)')

@@ -35,14 +35,34 @@ def page(tmp_path_factory):
     try:
         driver = chromium(str(tmp / 'chromium-profile'))  # starts while the server loads
         wait_for_page(server, port, log)
-        driver.get(f'http://127.0.0.1:{port}/')
-        wait_for(driver, '#segment-images input[type=file]')  # the page has rendered
-        yield dict(driver=driver, tmp=tmp, segmentor=segmentor, fewshot=fewshot_model)
+        yield dict(driver=driver, tmp=tmp, segmentor=segmentor, fewshot=fewshot_model,
+                   url=f'http://127.0.0.1:{port}/')
     finally:
         if driver is not None:
             driver.quit()
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture
+def driver(page):
+    """Chromium on a freshly loaded page (nothing left from an earlier test), after
+    checking that the page's scripts threw nothing while it rendered."""
+    driver = page['driver']
+    driver.get('about:blank')  # what leaving the last test's page aborts is logged here
+    script_errors(driver)
+    driver.get(page['url'])
+    wait_for(driver, '#segment-examples img')  # the page and its example pictures
+    assert not script_errors(driver)
+    return driver
+
+
+def script_errors(driver) -> list:
+    """The errors the browser's console got since the last call: an uncaught exception
+    in one of Gradio's components can leave others on the page dead (a blank image
+    editor) without any other sign."""
+    return [entry['message'] for entry in driver.get_log('browser')
+            if entry['level'] == 'SEVERE']
 
 
 def wait_for(driver, css: str, timeout: float = WAIT):
@@ -105,13 +125,13 @@ def scene(h: int, w: int, seed: int, box) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def test_segment_tab_draws_inference_models_prediction(page):
+def test_segment_tab_draws_inference_models_prediction(page, driver):
     from mmseg.apis import inference_model
 
     from mmseg_expres.web_demo.examples import segment_examples
 
     from mmseg_expres.visualization import class_palette, overlay
-    driver, tmp, model = page['driver'], page['tmp'], page['segmentor']
+    tmp, model = page['tmp'], page['segmentor']
     path = segment_examples(str(tmp / 'examples'), count=1, size=(48, 64))[0]
     upload(driver, 'segment-images', path)
     wait_for(driver, '#segment-images a[href]')  # the upload has finished
@@ -131,8 +151,8 @@ def test_segment_tab_draws_inference_models_prediction(page):
     save_screenshot(driver, str(tmp / 'web_demo_segment.png'))
 
 
-def test_segment_tab_refuses_files_that_are_not_images(page):
-    driver, tmp = page['driver'], page['tmp']
+def test_segment_tab_refuses_files_that_are_not_images(page, driver):
+    tmp = page['tmp']
     broken = tmp / 'holiday.png'
     broken.write_text('not a picture')
     upload(driver, 'segment-images', str(broken))
@@ -152,6 +172,11 @@ def test_segment_tab_refuses_files_that_are_not_images(page):
     big = write_image(tmp / 'big.png', noise)  # about 480 kB: over --max-file-size 200kb
     upload(driver, 'segment-images', big)
     assert 'exceed the maximum allowed size of 200.0 Kb' in toast_text(driver, 'big.png')
+
+
+def open_fewshot_tab(driver) -> None:
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'One-shot')]").click()
 
 
 def upload_picture(driver, elem_id: str, path: str) -> None:
@@ -184,17 +209,13 @@ def paint_stroke(driver, elem_id: str, image_shape, y: int, x0: int, x1: int) ->
     chain.release().perform()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'Gradio 6.17.3 (the newest whose huggingface-hub range fits transformers 4.46.3, see '
-    'requirements/demo.txt) shows an empty canvas instead of a picture set through the '
-    "image editor's file input from Selenium; the test passed on Gradio 6.31.0"))
-def test_fewshot_tab_segments_queries_from_a_painted_reference(page):
+def test_fewshot_tab_segments_queries_from_a_painted_reference(page, driver):
     from selenium.webdriver.common.by import By
 
     from mmseg_expres.apis import fewshot_segment
     from mmseg_expres.visualization import OBJECT_RGB, overlay_mask
-    driver, tmp, model = page['driver'], page['tmp'], page['fewshot']
-    driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'One-shot')]").click()
+    tmp, model = page['tmp'], page['fewshot']
+    open_fewshot_tab(driver)
     box = (50, 110, 40, 120)  # y0, y1, x0, x1 of the object in the reference
     reference = write_image(tmp / 'reference.png', scene(160, 160, seed=3, box=box))
     query = write_image(tmp / 'query.png', scene(160, 160, seed=4, box=(70, 130, 20, 100)))
@@ -224,3 +245,38 @@ def test_fewshot_tab_segments_queries_from_a_painted_reference(page):
     click(driver, 'fewshot-run')
     message = status_text(driver, 'fewshot', 'reference 2')
     assert 'Nothing is painted on reference 2: paint over the object' in message
+    assert not script_errors(driver)
+
+
+def test_examples_fill_the_inputs_and_run(page, driver):
+    """Each tab's example picture, clicked, fills its inputs; the runs give what the
+    models give on the same files (made again here: the generators are seeded)."""
+    from mmseg.apis import inference_model
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mmseg_expres.apis import fewshot_segment
+    from mmseg_expres.web_demo.examples import fewshot_example, segment_examples
+    tmp = page['tmp']
+    driver.find_element(By.CSS_SELECTOR, '#segment-examples button.thumbnail-item').click()
+    wait_for(driver, '#segment-images a[href*="scene0.png"]')
+    click(driver, 'segment-run')
+    scene = segment_examples(str(tmp / 'page_examples'))[0]
+    label = inference_model(page['segmentor'], scene).pred_sem_seg.data[0].numpy()
+    np.testing.assert_array_equal(downloads(driver, 'segment')['scene0_mask.png'], label)
+
+    open_fewshot_tab(driver)
+    zoom = wait_for(driver, '#fewshot-reference-0 .zoom-number')[0]
+    empty = zoom.text
+    driver.find_element(By.CSS_SELECTOR, '#fewshot-examples button.thumbnail-item').click()
+    wait_for(driver, '#fewshot-queries a[href*="object2.png"]')
+    wait_for(driver, '#fewshot-mask-0 a[href*="object0_mask.png"]')
+    WebDriverWait(driver, WAIT).until(lambda d: zoom.text != empty)  # the picture is shown
+    click(driver, 'fewshot-run')
+    files = downloads(driver, 'fewshot')
+    reference, mask, queries = fewshot_example(str(tmp / 'page_examples'))
+    for query in queries:
+        expected = fewshot_segment(page['fewshot'], query, [reference], [mask])
+        name = osp.basename(query).replace('.png', '_mask.png')
+        np.testing.assert_array_equal(files[name], expected)
+    assert not script_errors(driver)
