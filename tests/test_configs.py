@@ -58,6 +58,8 @@ def test_every_top_level_config_is_found():
 def test_config_builds_and_runs(path):
     cfg = Config.fromfile(path)
     assert 'mmseg_expres.models' in cfg.custom_imports['imports']
+    # small checkpoints, and a NaN loss stops the run instead of being trained on
+    assert {'TaskCheckpointHook', 'FiniteLossHook'} <= {h['type'] for h in cfg.custom_hooks}
     model_cfg = tiny_model_cfg(cfg)
     if model_cfg['backbone'].get('type', '').replace('mmseg.', '') not in (
             'ExpresViT', 'VPTViT', 'PeftViT'):

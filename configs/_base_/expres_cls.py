@@ -58,4 +58,4 @@ test_cfg = dict()
 # (default_hooks and randomness: each benchmark's base, which also inherits mmpretrain's
 # default runtime; MMEngine refuses a key that two bases of one file both set.)
 # Checkpoints hold the prompts and the head only; the frozen ViT comes from `pretrained`.
-custom_hooks = [dict(type='TaskCheckpointHook')]
+custom_hooks = [dict(type='TaskCheckpointHook'), dict(type='FiniteLossHook')]

@@ -26,7 +26,7 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=8000)
 # Checkpoints hold the prompts, neck and heads only (a few MB); see
 # tools/export_full_checkpoint.py for a self-contained one.
-custom_hooks = [dict(type='TaskCheckpointHook')]
+custom_hooks = [dict(type='TaskCheckpointHook'), dict(type='FiniteLossHook')]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=8000, max_keep_ckpts=3))
 # mmseg's visualizer, drawing also on the planar images of mmseg's browse_dataset.py
 # (mmseg issue 3405; mmseg_expres/engine/seg_visualizer.py)

@@ -22,7 +22,7 @@ model = dict(
         num_tokens=5,
         out_indices=(9, 14, 19, 23)))  # what SETR-PUP's four heads read
 # Checkpoints hold the prompts and heads only (tools/export_full_checkpoint.py).
-custom_hooks = [dict(type='TaskCheckpointHook')]
+custom_hooks = [dict(type='TaskCheckpointHook'), dict(type='FiniteLossHook')]
 
 # VPT's "MS" numbers come from mmseg 0.x: MultiScaleFlipAug(img_scale=(2048, 512),
 # img_ratios=tta_ratios, flip=True) fits each image, aspect ratio kept, into the

@@ -80,8 +80,20 @@ def mismatches(model: nn.Module, state_dict: dict, prefix: str = '') -> List[str
     return problems
 
 
+def _check_tuning_methods(module: nn.Module, state_dict: dict, prefix: str) -> None:
+    """A checkpoint of another tuning method (LoRA into EXPRES, ...) is named as such,
+    before its tensors are reported one by one as missing."""
+    for name, sub in module.named_modules():
+        where = f'{prefix}{name}.' if name else prefix
+        if (isinstance(sub, FrozenViTBackbone)
+                and where + 'frozen_fingerprint_buffer' in state_dict):
+            sub.check_tuning_method(state_dict, where)
+
+
 def _check_before_loading(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
-    """Load pre-hook: refuse a state dict that misses or misfits a trained tensor."""
+    """Load pre-hook: refuse a state dict of another tuning method, or one that misses
+    or misfits a trained tensor."""
+    _check_tuning_methods(module, state_dict, prefix)
     problems = mismatches(module, state_dict, prefix)
     if problems:
         shown = '\n  '.join(problems[:MAX_SHOWN])

@@ -222,9 +222,9 @@ class FrozenViTBackbone(BaseModule):
         self._loads_vit = any(k.startswith(prefix + 'vit.') and k not in trainable
                               for k in state_dict)
         if prefix + 'frozen_fingerprint_buffer' in state_dict:  # one of our backbones
-            self._check_tuning_method(state_dict, prefix)
+            self.check_tuning_method(state_dict, prefix)
 
-    def _check_tuning_method(self, state_dict: dict, prefix: str) -> None:
+    def check_tuning_method(self, state_dict: dict, prefix: str) -> None:
         """A checkpoint of one tuning method (LoRA, EXPRES, ...) must meet the same method."""
         theirs = tuning_method(state_dict, prefix)
         ours = tuning_method(self.state_dict(), '')
