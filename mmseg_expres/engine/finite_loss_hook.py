@@ -5,28 +5,17 @@ every later checkpoint and evaluation is garbage (mIoU from a constant predictio
 nothing on the console but ``loss: nan``. This hook raises instead, naming the iteration,
 the losses that are not finite and the last checkpoint to resume from.
 """
-import math
 import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from ..utils.numeric import non_finite_losses
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the message says what to do."""
-
-
-def non_finite(outputs: Optional[dict]) -> dict:
-    """The losses of a ``train_step``'s log vars that are NaN or infinite, as floats."""
-    bad = {}
-    for name, value in (outputs or {}).items():
-        if 'loss' not in name:
-            continue
-        value = float(value.detach().float().mean()) if hasattr(value, 'detach') else value
-        if isinstance(value, float) and not math.isfinite(value):
-            bad[name] = value
-    return bad
 
 
 @HOOKS.register_module()
@@ -42,7 +31,7 @@ class FiniteLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        bad = non_finite(outputs)
+        bad = non_finite_losses(outputs or {})
         if not bad:
             return
         losses = ', '.join(f'{name} = {value}' for name, value in bad.items())

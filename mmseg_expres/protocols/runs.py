@@ -10,7 +10,6 @@ paths mean what they would for ``tools/train.py`` itself.
 import argparse
 import glob
 import json
-import math
 import os
 import os.path as osp
 import shlex
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..utils.checkpoint_files import atomic_write
+from ..utils.numeric import non_finite_losses
 
 METRIC = 'accuracy/top1'
 
@@ -68,8 +68,7 @@ def read_final_metric(run_dir: str) -> Optional[float]:
         with open(path, encoding='utf-8') as f:
             for line in f:
                 record = json.loads(line)  # reads NaN and Infinity as floats
-                bad = {k: v for k, v in record.items() if (k == METRIC or 'loss' in k)
-                       and isinstance(v, (int, float)) and not math.isfinite(v)}
+                bad = non_finite_losses(record, also=(METRIC,))
                 if bad:
                     raise RuntimeError(
                         f'{path} logs {bad} at step {record.get("step")}: the run '

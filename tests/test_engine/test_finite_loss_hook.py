@@ -7,7 +7,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from mmseg_expres.engine import FiniteLossHook, NonFiniteLossError
-from mmseg_expres.engine.finite_loss_hook import non_finite
+from mmseg_expres.utils.numeric import non_finite_losses
 
 
 class LossAt(BaseModel):
@@ -67,8 +67,8 @@ def test_without_the_hook_mmengine_trains_on_and_saves_nan_weights(tmp_path):
 
 
 def test_only_losses_are_read_and_a_first_iteration_says_nothing_was_saved(tmp_path):
-    assert non_finite(dict(loss=torch.tensor(1.0), acc=float('nan'))) == {}
-    assert non_finite({'decode.loss_ce': torch.tensor([1.0, float('inf')])}) == {
+    assert non_finite_losses(dict(loss=torch.tensor(1.0), acc=float('nan'))) == {}
+    assert non_finite_losses({'decode.loss_ce': torch.tensor([1.0, float('inf')])}) == {
         'decode.loss_ce': float('inf')}
     with pytest.raises(NonFiniteLossError, match='iteration 1: loss = nan.*no checkpoint '
                                                  'was saved yet'):
