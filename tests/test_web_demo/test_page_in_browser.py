@@ -65,6 +65,14 @@ def script_errors(driver) -> list:
             if entry['level'] == 'SEVERE']
 
 
+def test_console_check_sees_an_uncaught_error(driver):
+    """The check every test makes can fail: an exception thrown on the page is reported."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver.execute_script("setTimeout(() => { throw new Error('planted by the test'); }, 0)")
+    errors = WebDriverWait(driver, WAIT).until(lambda d: script_errors(d))
+    assert any('planted by the test' in message for message in errors)
+
+
 def wait_for(driver, css: str, timeout: float = WAIT):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
