@@ -1,5 +1,6 @@
 """The support-mask reader: each format people hand over, read as meant or refused."""
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -170,3 +171,28 @@ def test_parse_color():
     for bad in ('255,0', '1,2,300', 'red'):
         with pytest.raises(ValueError, match='R,G,B'):
             parse_color(bad)
+
+
+def _old_values(array: np.ndarray, limit: int = 8) -> str:
+    """The reader's message text before packed colour codes (np.unique over rows)."""
+    flat = array.reshape(-1, array.shape[-1]) if array.ndim == 3 else array.reshape(-1)
+    unique = np.unique(flat, axis=0)
+    shown = [tuple(int(c) for c in u) if array.ndim == 3 else int(u) for u in unique[:limit]]
+    more = f' and {len(unique) - limit} more' if len(unique) > limit else ''
+    return f'{len(unique)} value(s): {", ".join(map(str, shown))}{more}'
+
+
+def test_packed_colour_codes_read_as_rows_of_colours_did():
+    from mmseg_expres.apis.support_masks import _values
+    rng = np.random.default_rng(0)
+    many = rng.integers(0, 4, (9, 7, 3), dtype=np.uint8) * 85  # 64 possible colours
+    assert _values(many) == _old_values(many) and 'more' in _values(many)
+    labels = rng.integers(0, 20, (9, 7)).astype(np.uint16) * 300
+    assert _values(labels) == _old_values(labels)
+    two = np.zeros((9, 7, 3), np.uint8)
+    two[2:5, 1:4] = (0, 0, 1)  # the object differs from black in blue only
+    assert np.array_equal(read_support_mask(two), (two != 0).any(axis=-1).astype(np.uint8))
+    three = two.copy()
+    three[0, 0] = (1, 0, 0)
+    with pytest.raises(SupportMaskError, match=re.escape(_old_values(three))):
+        read_support_mask(three)

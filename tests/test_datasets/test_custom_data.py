@@ -3,6 +3,8 @@ import argparse
 import copy
 import functools
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +233,51 @@ def test_check_before_training_reads_every_split_and_caches(data):
     os.utime(_mask(data, 'validation', 1), ns=(1, 1))  # same size, older mtime: re-read
     with pytest.raises(DataCheckError, match=r'validation_0001.png: label values \[9\]'):
         check_before_training(cfg)
+
+
+def test_sixteen_bit_mask_above_255_is_named_with_its_wrapped_labels(data):
+    mask = np.asarray(Image.open(_mask(data, 'validation', 0))).astype(np.uint16)
+    mask[0, :3] = 258  # mmseg's uint8 cast: 2, a valid class
+    Image.fromarray(mask).save(_mask(data, 'validation', 0))
+    assert Image.open(_mask(data, 'validation', 0)).mode == 'I;16'
+    report = check_split(_spec(data), nproc=1, progress=False)
+    kinds = {kind: message for kind, _, message in report.problems}
+    assert set(kinds) == {'label above 255'}
+    assert 'label values [258] above 255 in a 16-bit mask' in kinds['label above 255']
+    assert 'scored as [2]' in kinds['label above 255']
+
+
+def test_a_decoding_run_after_a_header_only_run_decodes(data):
+    """The pre-training check reads headers only; a cached header must not pass for a
+    decoded image."""
+    image = os.path.join(data, 'images', 'validation', 'validation_0000.jpg')
+    content = Path(image).read_bytes()
+    Path(image).write_bytes(content[:len(content) // 2])  # header intact, pixels cut off
+    spec = _spec(data)
+    header_only = check_split(spec, nproc=1, decode_images=False, use_cache=True,
+                              progress=False)
+    assert header_only.problems == []
+    decoded = check_split(spec, nproc=1, decode_images=True, use_cache=True, progress=False)
+    assert [kind for kind, _, _ in decoded.problems] == ['undecodable image']
+    # a decoded result serves a later header-only run
+    assert check_split(spec, nproc=1, decode_images=False, use_cache=True,
+                       progress=False).problems == decoded.problems
+
+
+def test_each_problem_names_its_fix(data):
+    Image.fromarray(np.full((24, 32), 7, np.uint8)).save(_mask(data, 'validation', 0))
+    Image.fromarray(np.zeros((12, 16), np.uint8)).save(_mask(data, 'validation', 1))
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(
+        os.path.join(data, 'annotations', 'validation', 'orphan.png'))
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(
+        os.path.join(data, 'images', 'validation', 'lonely.jpg'))
+    kinds = {kind: message for kind, _, message in
+             check_split(_spec(data), nproc=1, progress=False).problems}
+    assert 'add them to `classes`' in kinds['label out of range']
+    assert 'put its mask there' in kinds['image without mask']
+    assert 'put its image there, or remove the mask' in kinds['mask without image']
+    resize = kinds['size mismatch']
+    assert 'nearest neighbour' in resize
+    command = resize[resize.index('python -c'):].replace('python', sys.executable, 1)
+    subprocess.run(command, shell=True, check=True)
+    assert Image.open(_mask(data, 'validation', 1)).size == (32, 24)

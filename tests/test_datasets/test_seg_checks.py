@@ -77,3 +77,32 @@ def test_layout_check_names_wrong_suffix(ade_cfg):
     ade_cfg['img_suffix'] = '.png'
     with pytest.raises(DatasetLayoutError, match=r'No \*.png images'):
         check_seg_layout(ade_cfg)
+
+
+def _sixteen_bit(path, values) -> str:
+    """A 16-bit grey PNG (Pillow mode I;16) of ``values``."""
+    Image.fromarray(np.asarray(values, np.uint16)).save(path)
+    assert Image.open(path).mode == 'I;16'
+    return str(path)
+
+
+def test_sixteen_bit_label_above_255_is_refused_before_the_cast(tmp_path):
+    path = _sixteen_bit(tmp_path / 'labels.png', [[1, 300], [2, 0]])  # uint8: 300 -> 44
+    with pytest.raises(BadSampleError, match=r'labels.png.*\[300\] above 255.*as \[44\]'):
+        CheckedLoadAnnotations(num_classes=150)(dict(
+            seg_map_path=path, reduce_zero_label=False, seg_fields=[]))
+
+
+@pytest.mark.parametrize('reduce_zero_label', [False, True])
+def test_sixteen_bit_labels_within_8_bits_load_as_mmseg_loads_them(tmp_path, reduce_zero_label):
+    from mmseg.datasets.transforms import LoadAnnotations
+    path = _sixteen_bit(tmp_path / 'labels.png', [[1, 255], [2, 0]])
+    results = dict(seg_map_path=path, reduce_zero_label=reduce_zero_label, seg_fields=[])
+    ours = CheckedLoadAnnotations(num_classes=3)(dict(results, seg_fields=[]))['gt_seg_map']
+    mmseg = LoadAnnotations()(dict(results, seg_fields=[]))['gt_seg_map']
+    assert ours.dtype == mmseg.dtype == np.uint8 and np.array_equal(ours, mmseg)
+
+
+def test_an_ignore_index_outside_8_bits_is_refused():
+    with pytest.raises(ValueError, match='ignore_index=65535.*0..255'):
+        CheckedLoadAnnotations(num_classes=3, ignore_index=65535)

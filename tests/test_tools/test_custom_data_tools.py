@@ -172,3 +172,40 @@ def test_colour_masks_convert_and_unknown_colours_are_refused(tmp_path, capsys, 
     Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / 'img.jpg')
     result = read_pair((str(tmp_path / 'img.jpg'), str(tmp_path / 'out' / 'a.png'), True))
     assert result['channels'] == 1 and result['counts'] == {0: 12, 1: 12}
+
+
+CONVERTER = osp.join(REPO, 'tools', 'dataset_converters', 'colour_masks_to_labels.py')
+
+
+def test_colour_converter_maps_void_colours_to_255_and_skips_its_output_inside_input(
+        tmp_path, monkeypatch):
+    (tmp_path / 'masks').mkdir()
+    (tmp_path / 'classes.txt').write_text('wall 200 190 160\nsky #5a96e6\n')
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[:2] = (200, 190, 160)
+    rgb[2:] = (90, 150, 230)
+    rgb[3, :2] = (0, 0, 0)  # void: unlabelled
+    Image.fromarray(rgb).save(tmp_path / 'masks' / 'a.png')
+    monkeypatch.chdir(tmp_path)
+    args = ('masks', 'masks/labels', '--palette', 'classes.txt', '--ignore-colour', '0,0,0')
+    assert in_process(CONVERTER, *args) == 0
+    labels = np.asarray(Image.open(tmp_path / 'masks' / 'labels' / 'a.png'))
+    assert labels.tolist() == [[0] * 6] * 2 + [[1] * 6, [255, 255] + [1] * 4]
+    # a second run must not read its own output (a palette PNG of 0, 1, 255) as input
+    assert in_process(CONVERTER, *args) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*.png'))
+    assert written == ['masks/a.png', 'masks/labels/a.png']
+
+
+def test_colour_converter_refuses_more_colours_than_a_label_map_holds(tmp_path, monkeypatch,
+                                                                     capsys):
+    (tmp_path / 'in').mkdir()
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / 'in' / 'a.png')
+    (tmp_path / 'p.txt').write_text(''.join(f'c{i} {i // 256} {i % 256} 7\n' for i in range(300)))
+    monkeypatch.chdir(tmp_path)
+    assert in_process(CONVERTER, 'in', 'out', '--palette', 'p.txt') == 2
+    assert 'The palette has 300 colours' in capsys.readouterr().err  # today: 300 -> 44
+    assert not (tmp_path / 'out').exists()
+    assert in_process(CONVERTER, 'in', 'out', '--palette', 'p.txt', '--ignore-colour',
+                      '1,2') == 2
+    assert '--ignore-colour 1,2: give the colour as R,G,B' in capsys.readouterr().err

@@ -8,8 +8,10 @@ problem with its fix; ``tools/check_seg_data.py`` prints them with a per-class t
 ``tools/train.py`` runs the same check (cached by file size and mtime) before training.
 
 Masks are read as mmseg's ``LoadAnnotations`` reads them (Pillow, unchanged): a
-palette ('P') PNG gives its indices, a grey ('L') or 16-bit PNG its values, and a mask
-with 3 or 4 channels is a colour mask, which mmseg cannot use.
+palette ('P') PNG gives its indices, a grey ('L') or 16-bit PNG its values (values above
+255 are refused: mmseg keeps 8 bits of them), and a mask with 3 or 4 channels is a
+colour mask, which mmseg cannot use. Images are compared with their masks at the size
+they are shown, EXIF orientation applied, as training reads them (:mod:`.orientation`).
 """
 import hashlib
 import json
@@ -22,7 +24,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from .orientation import ORIENTATION_KIND, exif_orientation, orientation_problem, shown_size
+
 CONVERTER = 'tools/dataset_converters/colour_masks_to_labels.py'
+WIDE_KIND = 'label above 255'
 
 
 @dataclass
@@ -69,10 +74,14 @@ def pair_files(spec: SplitSpec) -> Tuple[List[Tuple[str, str]], List[Tuple[str, 
     images, masks = _files(spec.img_dir, spec.img_suffix), _files(spec.seg_dir, spec.seg_suffix)
     for name in sorted(images.keys() - masks.keys()):
         problems.append(('image without mask', images[name],
-                         f'no mask {osp.join(spec.seg_dir, name + spec.seg_suffix)}'))
+                         f'no mask {osp.join(spec.seg_dir, name + spec.seg_suffix)}: put '
+                         'its mask there (same relative path and name), or move the image '
+                         'out of the folder'))
     for name in sorted(masks.keys() - images.keys()):
         problems.append(('mask without image', masks[name],
-                         f'no image {osp.join(spec.img_dir, name + spec.img_suffix)}'))
+                         f'no image {osp.join(spec.img_dir, name + spec.img_suffix)}: put '
+                         'its image there, or remove the mask (images of another suffix '
+                         f'than {spec.img_suffix}: set img_suffix)'))
     if not images and osp.isdir(spec.img_dir):
         problems.append(('no images', spec.img_dir,
                          f'no *{spec.img_suffix} files (check img_suffix)'))
@@ -83,7 +92,8 @@ def pair_files(spec: SplitSpec) -> Tuple[List[Tuple[str, str]], List[Tuple[str, 
 def read_pair(task: Tuple[str, str, bool]) -> dict:
     """Read one image (header, or all pixels when ``decode_image``) and one mask.
 
-    Returns a plain dict (cacheable as JSON): ``image_size`` (w, h) or ``image_error``;
+    Returns a plain dict (cacheable as JSON): ``image_size`` (w, h, as shown),
+    ``orientation`` and ``stored_size`` (EXIF-rotated images only) or ``image_error``;
     ``mask_size``, ``channels``, ``equal_channels`` and ``counts`` (raw value -> pixels)
     or ``mask_error``.
     """
@@ -91,7 +101,10 @@ def read_pair(task: Tuple[str, str, bool]) -> dict:
     out: dict = {}
     try:
         with Image.open(img_path) as img:
-            out['image_size'] = list(img.size)
+            orientation = exif_orientation(img)
+            out['image_size'] = list(shown_size(img.size, orientation))
+            if orientation != 1:
+                out['orientation'], out['stored_size'] = orientation, list(img.size)
             if decode_image:
                 # JPEGs decode at 1/8 scale: every byte is still read and entropy-decoded
                 # (a truncated or corrupt file fails), at half the cost; others ignore it
@@ -151,31 +164,77 @@ def _mask_problems(result: dict, img: str, seg: str, spec: SplitSpec) -> List[tu
                '--palette ...`')
         problems.append(('colour mask', seg, f'{result["channels"]}-channel (colour) mask; '
                          f'masks must be single-channel label indices: {fix}'))
-    elif result['image_size'] != result['mask_size']:
-        problems.append(('size mismatch', seg, f'mask is {result["mask_size"][0]}x'
-                         f'{result["mask_size"][1]} (w x h) but its image '
-                         f'{img} is {result["image_size"][0]}x{result["image_size"][1]}'))
+    else:
+        problems += _size_problems(result, img, seg)
     if 'counts' in result:
-        labels = train_labels({int(k): v for k, v in result['counts'].items()}, spec)
-        bad = sorted(v for v in labels if v >= spec.num_classes and v != spec.ignore_index
-                     or v < 0)
-        if bad:
-            problems.append(('label out of range', seg, f'label values {bad[:10]} outside '
-                             f'[0, {spec.num_classes}) and not {spec.ignore_index} '
-                             f'(reduce_zero_label={spec.reduce_zero_label})'))
+        problems += _label_problems({int(k): v for k, v in result['counts'].items()}, seg,
+                                    spec)
     return problems
+
+
+def _size_problems(result: dict, img: str, seg: str) -> List[tuple]:
+    """An EXIF-rotated image its mask may not cover, or a mask of another size."""
+    if result.get('orientation'):
+        turned = orientation_problem(img, seg, result['orientation'], result['stored_size'],
+                                     result['mask_size'])
+        if turned:
+            return [(ORIENTATION_KIND, seg, turned)]
+    (mw, mh), (iw, ih) = result['mask_size'], result['image_size']
+    if (mw, mh) == (iw, ih):
+        return []
+    shown = (f' as shown (EXIF orientation {result["orientation"]}; stored '
+             f'{ih}x{iw})' if result.get('orientation') in (5, 6, 7, 8) else '')
+    return [('size mismatch', seg, f'mask is {mw}x{mh} (w x h) but its image {img} is '
+             f'{iw}x{ih}{shown}. Masks must cover their image pixel for pixel: export the '
+             'mask again at its image\'s size or, if it is the same picture scaled, resize '
+             'it with nearest neighbour (never smoothing, which invents labels): python -c '
+             f'"from PIL import Image; m = Image.open(\'{seg}\'); '
+             f'm.resize(({iw}, {ih}), Image.NEAREST).save(\'{seg}\')"')]
+
+
+def _label_problems(raw: Dict[int, int], seg: str, spec: SplitSpec) -> List[tuple]:
+    """Values above 8 bits, and labels (after reduce_zero_label) outside the classes."""
+    wide = sorted(v for v in raw if v > 255)
+    problems = []
+    if wide:
+        problems.append((WIDE_KIND, seg, f'label values {wide[:10]} above 255 in a 16-bit '
+                         'mask: mmseg keeps only their low 8 bits (they would train and be '
+                         f'scored as {[v % 256 for v in wide[:10]]}, with no error). Map the '
+                         f'labels to 0..{spec.num_classes - 1} (255 for ignored pixels) and '
+                         'save the masks as 8-bit PNGs.'))
+    labels = train_labels({v: n for v, n in raw.items() if v <= 255}, spec)
+    bad = sorted(v for v in labels if v >= spec.num_classes and v != spec.ignore_index
+                 or v < 0)
+    if bad:
+        problems.append(('label out of range', seg, f'label values {bad[:10]} outside '
+                         f'[0, {spec.num_classes}) and not {spec.ignore_index} '
+                         f'(reduce_zero_label={spec.reduce_zero_label}). If the data set has '
+                         'more classes, add them to `classes` (label i is its line i + 1); '
+                         f'pixels to leave out of training must be {spec.ignore_index}.'))
+    return problems
+
+
+#: what :func:`read_pair` records; a cache of another version is read again
+CACHE_VERSION = 2  # 2: images' EXIF orientation
 
 
 def _cache_path(spec: SplitSpec) -> str:
     root = os.environ.get('MMSEG_EXPRES_CACHE') or osp.join(
         os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'mmseg-expres')
-    key = hashlib.sha1(f'{osp.abspath(spec.img_dir)}|{osp.abspath(spec.seg_dir)}'.encode())
+    key = hashlib.sha1(f'{CACHE_VERSION}|{osp.abspath(spec.img_dir)}|'
+                       f'{osp.abspath(spec.seg_dir)}'.encode())
     return osp.join(root, 'seg_checks', key.hexdigest()[:16] + '.json')
 
 
 def _stamp(path: str) -> str:
     st = os.stat(path)
     return f'{st.st_size}:{st.st_mtime_ns}'
+
+
+def _reusable(entry: dict, stamp: str, decode_images: bool) -> bool:
+    """Whether a cached result answers this run: its files are unchanged and it read
+    at least as much (a decoded image serves a header-only run, not the reverse)."""
+    return entry.get('stamp') == stamp and (entry.get('decoded', False) or not decode_images)
 
 
 def check_split(spec: SplitSpec, nproc: int = 2, decode_images: bool = True,
@@ -187,7 +246,8 @@ def check_split(spec: SplitSpec, nproc: int = 2, decode_images: bool = True,
         nproc: reading processes.
         decode_images: decode every image fully (else read headers only, as the
             pre-training check does).
-        use_cache: reuse results of files whose size and mtime are unchanged (kept under
+        use_cache: reuse results of files whose size and mtime are unchanged and that
+            were decoded if ``decode_images`` asks for it (kept under
             ``$MMSEG_EXPRES_CACHE`` or ``~/.cache/mmseg-expres``).
         progress: show a progress bar.
     """
@@ -202,7 +262,7 @@ def check_split(spec: SplitSpec, nproc: int = 2, decode_images: bool = True,
             cache = json.load(f)
     stamps = [f'{_stamp(i)}|{_stamp(s)}' for i, s in pairs]
     todo = [(i, s, decode_images) for (i, s), st in zip(pairs, stamps)
-            if cache.get(s, {}).get('stamp') != st]
+            if not _reusable(cache.get(s, {}), st, decode_images)]
     if todo:
         if nproc > 1 and len(todo) > 32 and progress:
             results = track_parallel_progress(read_pair, todo, nproc, chunksize=16)
@@ -212,7 +272,8 @@ def check_split(spec: SplitSpec, nproc: int = 2, decode_images: bool = True,
         else:
             results = track_progress(read_pair, todo) if progress else list(map(read_pair, todo))
         for (img, seg, _), result in zip(todo, results):
-            cache[seg] = dict(result, stamp=f'{_stamp(img)}|{_stamp(seg)}')
+            cache[seg] = dict(result, stamp=f'{_stamp(img)}|{_stamp(seg)}',
+                              decoded=decode_images)
         if use_cache:
             os.makedirs(osp.dirname(cache_file), exist_ok=True)
             partial = f'{cache_file}.{os.getpid()}'  # ranks of one run may write at once
