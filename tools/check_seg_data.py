@@ -6,10 +6,12 @@
         [--img-suffix .jpg] [--seg-map-suffix .png] [--reduce-zero-label]
 
 Pairs every image with its mask (orphans both ways), checks that each mask has its
-image's size, one channel (a colour mask is named, with the converter as the fix) and
-values in [0, C) or 255, decodes every file, and prints images and pixels per class and
-split, flagging classes that never occur in training. Reads in parallel (--nproc) with
-a progress bar; exits 1 if there is any problem.
+image's size as shown (a phone photo's EXIF orientation applied, as training reads it;
+masks drawn on a photo's stored pixels are named), one channel (a colour mask is named,
+with the converter as the fix) and values in [0, C) or 255 (none above 255 in 16-bit
+masks), decodes every file, and prints images and pixels per class and split, flagging
+classes that never occur in training. Every problem comes with its fix. Reads in
+parallel (--nproc) with a progress bar; exits 1 if there is any problem.
 """
 import argparse
 import os.path as osp
