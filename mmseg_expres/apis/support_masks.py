@@ -127,9 +127,9 @@ def _object_pixels(array: np.ndarray, cls: Optional[int], color: Optional[Sequen
         ignored = f' besides the ignored {ignore_index}' if ignore_index is not None else ''
         raise SupportMaskError(
             f'{name} holds {_values(array)}{ignored}: without a class, a mask must hold '
-            'exactly two values, 0 (background) and the object (1, 255, any label or colour). Give the '
-            'class (--class-id C for label maps, --color R,G,B for colour masks), or save '
-            'the mask losslessly (PNG, not JPEG).')
+            'exactly two values, 0 (background) and the object (1, 255, any label or '
+            'colour). Give the class (--class-id C for label maps, --color R,G,B for colour '
+            'masks), or save the mask losslessly (PNG, not JPEG).')
     return values == unique[unique != 0][0]
 
 
