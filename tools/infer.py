@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 from mmengine.config import DictAction
 
 from mmseg_expres.apis.fewshot_seg import prepare_supports
-from mmseg_expres.apis.inference_model import init_inference_model
+from mmseg_expres.apis.inference import init_model
 from mmseg_expres.apis.media import expand_inputs
 from mmseg_expres.apis.segment_files import Segmenter, segment_files
 from mmseg_expres.apis.support_masks import parse_color
@@ -62,7 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not sources:
         raise SystemExit('error: nothing to segment:\n' + '\n'.join(
             f'  {item}: {problem}' for item, problem in problems))
-    model = init_inference_model(args.config, args.checkpoint, args.device, args.cfg_options)
+    model = init_model(args.config, args.checkpoint, args.device, args.cfg_options)
     supports = None
     try:
         if args.support:

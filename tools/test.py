@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 # importing the package allow-lists MMEngine's checkpoint types for the checkpoint
 from mmseg_expres.apis import add_common_args, load_run_config
-from mmseg_expres.utils.checkpoint_files import check_checkpoint_file
+from mmseg_expres.apis.inference import fit_config_to_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,7 +47,9 @@ def enable_visualisation(cfg: Config, args: argparse.Namespace) -> None:
 def main() -> None:
     args = parse_args()
     cfg = load_run_config(args, ('test_dataloader',))
-    check_checkpoint_file(args.checkpoint)  # missing or cut short: say so, naming it
+    # missing or cut short, or a task checkpoint without its ViT: say so, naming it; a
+    # self-contained one needs no pretrained file
+    fit_config_to_checkpoint(cfg, args.checkpoint, args.config)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualisation(cfg, args)

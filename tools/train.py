@@ -5,7 +5,8 @@
 
 Before the first iteration of a segmentation run, every split's images and masks are
 paired and every mask's label values checked (cached by file size and mtime), so that a
-bad validation mask stops the run now, not at its first validation.
+bad validation mask stops the run now, not at its first validation; with several
+processes, rank 0 checks and the others wait for it.
 """
 import argparse
 
@@ -14,6 +15,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 # importing the package allow-lists MMEngine's checkpoint types for --resume
 from mmseg_expres.apis import add_common_args, enable_amp, load_run_config
+from mmseg_expres.apis.runner_setup import checks_data
 from mmseg_expres.datasets.segmentation.check_report import check_before_training
 from mmseg_expres.utils.checkpoint_files import check_checkpoint_file
 
@@ -34,7 +36,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_run_config(args, ('train_dataloader', 'val_dataloader'))
-    if not args.no_data_check:
+    if not args.no_data_check and checks_data(cfg):  # once, on rank 0
         check_before_training(cfg)
     if args.amp:
         enable_amp(cfg)

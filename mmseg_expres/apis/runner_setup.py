@@ -3,7 +3,7 @@ import argparse
 import logging
 import os
 import os.path as osp
-from typing import Iterable, Mapping, Optional
+from typing import FrozenSet, Iterable, Mapping, Optional, Union
 
 import torch
 from mmengine.config import Config, DictAction
@@ -20,16 +20,56 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-#: Top-level config keys that MMEngine's Runner (and tools/test.py) read themselves;
-#: ``--cfg-options`` on them takes effect.
-RUNNER_FIELDS = frozenset((
-    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-    'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
-    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks',
-    'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor',
-    'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
-    'model_wrapper_cfg', 'compile', 'runner_type', 'custom_imports', 'tta_model',
-    'tta_pipeline'))
+#: Top-level keys that this project's tools read beside MMEngine's runner: tools/test.py's
+#: ``--tta`` reads the TTA model and pipeline, the tools choose the runner by
+#: ``runner_type``, and MMEngine's ``Config`` imports ``custom_imports`` itself.
+TOOL_FIELDS = ('tta_model', 'tta_pipeline', 'runner_type', 'custom_imports')
+
+
+def keys_read_by(runner_cls: type) -> FrozenSet[str]:
+    """The top-level config keys that ``runner_cls`` (and its bases) read.
+
+    Found in the classes' source, so a key a new MMEngine release reads is allowed as
+    soon as it is installed: every ``cfg.get('key', ...)``, ``self.cfg.get('key')`` and
+    ``cfg['key']`` on a name or attribute called ``cfg``. MMEngine's ``Runner`` reads
+    most of its fields in ``from_cfg`` and some only later (``find_unused_parameters``
+    and ``sync_bn`` when it wraps the model, ``activation_checkpointing``,
+    ``efficient_conv_bn_eval`` and ``compile`` when it trains).
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    def is_cfg(node: ast.AST) -> bool:
+        return ((isinstance(node, ast.Name) and node.id == 'cfg')
+                or (isinstance(node, ast.Attribute) and node.attr == 'cfg'))
+
+    keys = set()
+    for cls in runner_cls.__mro__:
+        if cls is object:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError):  # a class without source (built in C)
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == 'get' and is_cfg(node.func.value) and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                keys.add(node.args[0].value)
+            elif (isinstance(node, ast.Subscript) and is_cfg(node.value)
+                  and isinstance(node.slice, ast.Constant)):
+                keys.add(node.slice.value)
+    return frozenset(k for k in keys if isinstance(k, str))
+
+
+def runner_fields(cfg: Config) -> FrozenSet[str]:
+    """Top-level keys that the run of ``cfg`` reads itself: ``--cfg-options`` on them
+    take effect (MMEngine's runner of the config's ``runner_type``, and the tools)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    runner = RUNNERS.get(cfg.get('runner_type', 'Runner')) or Runner
+    return keys_read_by(runner) | frozenset(TOOL_FIELDS)
 
 
 def check_variable_overrides(cfg: Config, options: Mapping[str, object]) -> None:
@@ -52,23 +92,24 @@ def check_variable_overrides(cfg: Config, options: Mapping[str, object]) -> None
     from mmengine.registry import RUNNERS
     runner = RUNNERS.get(cfg.get('runner_type', 'Runner'))
     resolved = set(getattr(runner, 'resolved_variables', ()))
+    fields = runner_fields(cfg)
     for key in options:
         name = key.split('.')[0]
-        if name in RUNNER_FIELDS or name in resolved:
+        if name in fields or name in resolved:
             continue
         if name not in cfg:
-            close = difflib.get_close_matches(name, [*RUNNER_FIELDS, *resolved, *cfg], 3)
+            close = difflib.get_close_matches(name, [*fields, *resolved, *cfg], 3)
             raise ValueError(
                 f'--cfg-options {key}=... names {name!r}, which neither this config nor '
                 f'MMEngine\'s runner reads, so it would have no effect'
                 + (f'; did you mean {" / ".join(close)}?' if close else '.')
                 + ' A per-GPU batch size, for example, is train_dataloader.batch_size.')
-        fields = fields_holding(cfg, cfg[name], skip=name)
+        holding = fields_holding(cfg, cfg[name], skip=name, fields=fields)
         raise ValueError(
             f'--cfg-options {key}=... would have no effect: {name!r} is a variable of '
             'the config file, used when the file was read, before --cfg-options are '
             'applied. Override the fields it was used in ('
-            + (', '.join(f'{f}=...' for f in fields) if fields else
+            + (', '.join(f'{f}=...' for f in holding) if holding else
                'e.g. model.backbone.pretrained, train_dataloader.batch_size, '
                'optim_wrapper.optimizer.lr')
             + '), or edit the config.'
@@ -76,7 +117,8 @@ def check_variable_overrides(cfg: Config, options: Mapping[str, object]) -> None
                'variables.' if resolved else ''))
 
 
-def fields_holding(cfg: Config, value: object, skip: str, limit: int = 6) -> list:
+def fields_holding(cfg: Config, value: object, skip: str, fields: FrozenSet[str],
+                   limit: int = 6) -> list:
     """The runner fields of ``cfg`` whose value is ``value`` (where a variable went).
 
     Only distinctive values are looked for (strings, tuples, numbers other than 0 and 1),
@@ -100,7 +142,7 @@ def fields_holding(cfg: Config, value: object, skip: str, limit: int = 6) -> lis
             found.append(path)
 
     for key in cfg:
-        if key != skip and key in RUNNER_FIELDS:
+        if key != skip and key in fields:
             walk(cfg[key], key)
     return found
 
@@ -113,39 +155,68 @@ def load_run_config(args: argparse.Namespace, dataloaders: Iterable[str]) -> Con
         dataloaders: the dataloaders whose data set layout is checked before anything
             is built, e.g. ``('train_dataloader', 'val_dataloader')``.
     """
-    from ..datasets import check_class_counts, check_config_datasets
+    from ..datasets import check_config_datasets
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_checked_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
     init_cpu_process_group(cfg)
     check_config_datasets(cfg, dataloaders)
+    return cfg
+
+
+def load_checked_config(config: Union[str, Config],
+                        options: Optional[Mapping[str, object]] = None,
+                        data: bool = True) -> Config:
+    """:func:`load_config`, then the model checks every tool makes before building: data
+    sets, checked loaders and heads agree on the class count."""
+    from ..datasets import check_class_counts
+    cfg = load_config(config, options, data)
     check_class_counts(cfg)
     return cfg
 
 
-def load_config(path: str, options: Optional[Mapping[str, object]] = None) -> Config:
-    """A config file with its ``--cfg-options`` (refused where they would do nothing)
-    and the fields its runner derives from its variables."""
-    cfg = Config.fromfile(path)
+def load_config(config: Union[str, Config], options: Optional[Mapping[str, object]] = None,
+                data: bool = True) -> Config:
+    """A config (file, or a ``Config``, which is copied) with its ``--cfg-options``
+    (refused where they would do nothing) and the fields its runner derives from its
+    variables (``data=False``: only the model's, for a model built to predict, where
+    the data set need not be on the machine)."""
+    import copy
+    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if options:
         check_variable_overrides(cfg, options)
         cfg.merge_from_dict(options)
-    resolve_variables(cfg)
+    resolve_variables(cfg, data)
     return cfg
 
 
-def resolve_variables(cfg: Config) -> None:
+def resolve_variables(cfg: Config, data: bool = True) -> None:
     """Let the config's runner derive its fields now, so the checks see the final config.
 
     A runner that re-derives fields from variables (``CustomSegRunner``, ``VtabRunner``,
     ...) does so again when it is built; deriving is idempotent.
     """
     from mmengine.registry import RUNNERS
-    resolve = getattr(RUNNERS.get(cfg.get('runner_type', 'Runner')), 'resolve', None)
+    runner = RUNNERS.get(cfg.get('runner_type', 'Runner'))
+    resolve = getattr(runner, 'resolve', None)
+    if not data:
+        resolve = getattr(runner, 'resolve_model', None) or resolve
     if resolve is not None:
         resolve(cfg)
+
+
+def checks_data(cfg: Config) -> bool:
+    """Whether this process runs the pre-training data check: every single-process run,
+    and rank 0 of a launched one (torchrun's ``RANK``, Slurm's ``SLURM_PROCID``).
+
+    The other ranks go on to build the runner, whose process group start waits for rank 0;
+    if rank 0 finds a problem it exits, and the launcher stops the rest.
+    """
+    if cfg.get('launcher', 'none') == 'none':
+        return True
+    return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))) == 0
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:

@@ -8,7 +8,11 @@ mmpretrain, not here, so the check attaches itself through torch's module-regist
 hook: every module that gets a :class:`FrozenViTBackbone` (or a module holding one) as a
 child gets a load pre-hook that compares the incoming state dict with its own before any
 tensor is copied. Frozen ViT tensors may be absent (task checkpoints leave them out; the
-backbone's fingerprint checks them); every other tensor must be present with its shape.
+backbone's fingerprint checks them); every other tensor must be present with its shape,
+and the checkpoint may hold no tensor that the model lacks. This is the one strictness
+rule: ``tools/test.py``, ``--resume``, ``mmseg_expres.apis.init_model`` (and so
+``tools/infer.py``, the web page, the export and few-shot tools) and the stock mmseg and
+mmpretrain APIs all load through it.
 """
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -49,6 +53,9 @@ def trained_keys(model: nn.Module) -> Set[str]:
 def likely_cause(key: str, found: Optional[Tuple[int, ...]], wanted: Tuple[int, ...]) -> str:
     """A guess, from the tensor's name and shapes, at why a checkpoint does not fit."""
     head = key.split('.')[0] in ('head', 'decode_head', 'auxiliary_head')
+    if found == wanted == ():  # a tensor the model does not have
+        return ('the checkpoint was trained with another head, neck or method (another '
+                'config)')
     if found is None:
         return ('the checkpoint was trained with another method or head (another config), '
                 'or is not a checkpoint of this model')
@@ -63,7 +70,8 @@ def likely_cause(key: str, found: Optional[Tuple[int, ...]], wanted: Tuple[int, 
 
 
 def mismatches(model: nn.Module, state_dict: dict, prefix: str = '') -> List[str]:
-    """One line per tensor of ``state_dict`` that ``model`` cannot take as it is."""
+    """One line per tensor of ``state_dict`` that ``model`` cannot take as it is: a trained
+    tensor missing, one the model does not have, or one of another shape."""
     own = model.state_dict()
     problems = []
     for key in sorted(trained_keys(model)):
@@ -71,6 +79,10 @@ def mismatches(model: nn.Module, state_dict: dict, prefix: str = '') -> List[str
             wanted = tuple(own[key].shape)
             problems.append(f'{prefix + key}: missing from the checkpoint, the model has '
                             f'{wanted}; likely cause: {likely_cause(key, None, wanted)}')
+    for key in sorted(k for k in state_dict if k.startswith(prefix)
+                      and k[len(prefix):] not in own):
+        problems.append(f'{key}: in the checkpoint, not in the model; likely cause: '
+                        f'{likely_cause(key[len(prefix):], (), ())}')
     for key, tensor in own.items():
         value = state_dict.get(prefix + key)
         if value is not None and hasattr(value, 'shape') and value.shape != tensor.shape:

@@ -94,3 +94,73 @@ def test_a_dataloader_batch_size_wins_over_the_variable(tmp_path):
 def test_vtab_variables_the_runner_does_not_resolve_are_refused(tmp_path):
     with pytest.raises(ValueError, match="'max_epochs'.*re-derives"):
         _build_runner(tmp_path, _vtab_options(tmp_path, 'max_epochs=3'))
+
+
+@pytest.mark.parametrize('key', ['find_unused_parameters', 'sync_bn',
+                                 'activation_checkpointing', 'efficient_conv_bn_eval',
+                                 'compile', 'model_wrapper_cfg'])
+def test_keys_mmengines_runner_reads_outside_from_cfg_are_allowed(key):
+    """MMEngine reads these through cfg.get when it wraps the model or starts training:
+    the usual workaround for unused parameters must not be refused."""
+    check_variable_overrides(Config.fromfile(SEG), {key: True})
+
+
+def test_the_allowed_keys_cover_every_key_the_runner_reads(tmp_path):
+    """Record, on a real tiny run (build, one training epoch), every top-level key that
+    MMEngine's runner (VtabRunner here) reads from its config: each must be allowed.
+    This fails as soon as an MMEngine release reads a key that the derivation misses."""
+    from mmengine.registry import RUNNERS
+
+    from mmseg_expres.apis.runner_setup import runner_fields
+
+    reads = set()
+
+    class RecordingConfig(Config):
+        def __getattr__(self, name):
+            value = super().__getattr__(name)
+            if name == 'get':
+                def get(key, *default):
+                    reads.add(key)
+                    return value(key, *default)
+                return get
+            if not name.startswith('_') and name in self._cfg_dict:
+                reads.add(name)
+            return value
+
+        def __getitem__(self, name):
+            reads.add(name)
+            return super().__getitem__(name)
+
+    make_vtab_task(str(tmp_path), 'dtd', dict(train800=4, val200=2, test=3))
+    from mmengine.config import DictAction
+    options = _vtab_options(tmp_path, 'task=dtd', 'batch_size=2')
+    args = argparse.Namespace(
+        config=VTAB, launcher='none', work_dir=str(tmp_path / 'work'), local_rank=0,
+        cfg_options={k: DictAction._parse_iterable(v) for k, v in options.items()})
+    cfg = load_run_config(args, ())
+    cfg.train_cfg.max_epochs = 1
+    cfg.default_hooks.checkpoint.interval = 0
+    recording = RecordingConfig.__new__(RecordingConfig)
+    recording.__dict__.update(cfg.__dict__)
+    runner = RUNNERS.build(recording)
+    runner.train()
+    assert reads, 'nothing was recorded: the recording config is not what the runner read'
+    # read when training starts, after from_cfg (find_unused_parameters and sync_bn are
+    # read only by a distributed run; the parametrized test above covers them)
+    assert {'activation_checkpointing', 'efficient_conv_bn_eval', 'compile'} <= reads
+    resolved = set(RUNNERS.get(cfg.runner_type).resolved_variables)
+    missing = sorted(reads - runner_fields(cfg) - resolved)
+    assert not missing, f'MMEngine reads {missing}, which --cfg-options would refuse'
+
+
+def test_only_rank_0_of_a_launched_run_checks_the_data(monkeypatch):
+    from mmseg_expres.apis.runner_setup import checks_data
+    launched = Config(dict(launcher='pytorch'))
+    monkeypatch.setenv('RANK', '1')
+    assert not checks_data(launched)
+    assert checks_data(Config(dict(launcher='none')))  # a single process always checks
+    monkeypatch.setenv('RANK', '0')
+    assert checks_data(launched)
+    monkeypatch.delenv('RANK')
+    monkeypatch.setenv('SLURM_PROCID', '3')
+    assert not checks_data(Config(dict(launcher='slurm')))

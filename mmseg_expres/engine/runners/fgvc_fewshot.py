@@ -60,6 +60,12 @@ def apply_fewshot_split(cfg: Config) -> None:
               logger='current')
 
 
+def apply_fewshot_class_count(cfg: Config) -> None:
+    """The model's part of :func:`apply_fewshot_split`: the head's classes from
+    ``dataset`` (or ``custom_num_classes``), no data set needed."""
+    set_num_classes(cfg, get_dataset(cfg.dataset, cfg.get('custom_num_classes')).num_classes)
+
+
 @RUNNERS.register_module()
 class FewShotRunner(ListBenchmarkRunner):
     """MMEngine's Runner, after :func:`apply_fewshot_split` has resolved the data set."""
@@ -67,3 +73,4 @@ class FewShotRunner(ListBenchmarkRunner):
     resolved_variables = ('dataset', 'custom_num_classes', 'fewshot_root', 'shot', 'seed',
                           'train_split', 'val_split', 'test_split', 'batch_size')
     resolve = staticmethod(apply_fewshot_split)
+    resolve_model = staticmethod(apply_fewshot_class_count)

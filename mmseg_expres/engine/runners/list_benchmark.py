@@ -114,6 +114,10 @@ class ListBenchmarkRunner(Runner):
         """Fill the task-dependent fields of ``cfg`` from its variables."""
         raise NotImplementedError
 
+    #: The part of :meth:`resolve` that the model needs (class counts), without reading
+    #: the data set: what ``mmseg_expres.apis.init_model`` runs. None: all of ``resolve``.
+    resolve_model: Optional[Callable[[Config], None]] = None
+
     @classmethod
     def from_cfg(cls, cfg: Config) -> Runner:
         """Resolve the benchmark's fields of ``cfg``, then build as ``Runner`` does."""

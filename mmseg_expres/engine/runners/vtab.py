@@ -57,6 +57,12 @@ def apply_vtab_task(cfg: Config) -> None:
               f'test={cfg.test_split}', logger='current')
 
 
+def apply_vtab_class_count(cfg: Config) -> None:
+    """The model's part of :func:`apply_vtab_task`: the head's classes from ``cfg.task``
+    (no data set needed, for a model loaded to predict)."""
+    set_num_classes(cfg, get_task(cfg.task).num_classes)
+
+
 @RUNNERS.register_module()
 class VtabRunner(ListBenchmarkRunner):
     """MMEngine's Runner, after :func:`apply_vtab_task` has resolved the task."""
@@ -64,3 +70,4 @@ class VtabRunner(ListBenchmarkRunner):
     resolved_variables = ('task', 'vtab_root', 'train_split', 'val_split', 'test_split',
                           'batch_size')
     resolve = staticmethod(apply_vtab_task)
+    resolve_model = staticmethod(apply_vtab_class_count)
