@@ -4,19 +4,25 @@
                           [--no-data-check] [--cfg-options key=value ...] [--launcher pytorch]
 
 Before the first iteration of a segmentation run, every split's images and masks are
-paired and every mask's label values checked (cached by file size and mtime), so that a
-bad validation mask stops the run now, not at its first validation; with several
-processes, rank 0 checks and the others wait for it.
+paired, every mask's label values checked and every image decoded (cached by file size
+and mtime), and every problem is reported in one message with its fix, so that a bad
+validation mask or a truncated JPEG stops the run now, not at its first validation; with
+several processes, rank 0 checks and the others wait for it. The log says once which
+parts of the model train and which are frozen.
 """
 import argparse
 
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 # importing the package allow-lists MMEngine's checkpoint types for --resume
 from mmseg_expres.apis import add_common_args, enable_amp, load_run_config
 from mmseg_expres.apis.runner_setup import checks_data
-from mmseg_expres.datasets.segmentation.check_report import check_before_training
+from mmseg_expres.datasets.segmentation.check_report import (DataCheckError,
+                                                             check_before_training,
+                                                             passed_line)
+from mmseg_expres.engine.trainable_summary import quiet_frozen_parameters
 from mmseg_expres.utils.checkpoint_files import check_checkpoint_file
 
 
@@ -35,9 +41,17 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_run_config(args, ('train_dataloader', 'val_dataloader'))
+    # the data check pairs every split's files itself (missing folders and unpaired
+    # files among them), so the layout check, which stops at its first problem, runs
+    # only without it
+    layout = () if not args.no_data_check else ('train_dataloader', 'val_dataloader')
+    cfg = load_run_config(args, layout)
     if not args.no_data_check and checks_data(cfg):  # once, on rank 0
-        check_before_training(cfg)
+        try:
+            reports = check_before_training(cfg, with_options=bool(args.cfg_options))
+            print_log(passed_line(reports), logger='current')
+        except DataCheckError as error:
+            raise SystemExit(str(error)) from None
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':
@@ -49,6 +63,7 @@ def main() -> None:
         check_checkpoint_file(args.resume)
         cfg.resume, cfg.load_from = True, args.resume
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    quiet_frozen_parameters(runner)
     runner.train()
 
 

@@ -200,7 +200,7 @@ def test_every_bad_file_is_reported_in_one_run(data):
     assert set(kinds) == {'label out of range', 'colour mask', 'image without mask',
                           'mask without image', 'size mismatch', 'undecodable mask'}
     text = format_problems([report])
-    assert '[7] outside [0, 4)' in text and 'colour_masks_to_labels.py --palette' in text
+    assert '[7] outside [0, 4)' in text and '_labels --palette PALETTE' in text
     assert 'lonely.jpg' in text and 'orphan.png' in text and '10x12' in text
 
 

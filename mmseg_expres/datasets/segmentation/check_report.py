@@ -1,9 +1,11 @@
 """What the segmentation data check prints: problems with their fixes, a per-class table,
 and the pre-training check that ``tools/train.py`` runs."""
+import os.path as osp
 from collections import defaultdict
 from typing import List, Optional, Sequence
 
-from .label_check import SplitReport, check_split, splits_from_config, zero_label_hint
+from .label_check import (CHECKER, SplitReport, check_split, splits_from_config,
+                          zero_label_hint)
 
 
 class DataCheckError(ValueError):
@@ -22,7 +24,7 @@ def format_problems(reports: Sequence[SplitReport], limit: Optional[int] = None)
         shown = items if limit is None else items[:limit]
         lines += shown
         if len(shown) < len(items):
-            lines.append(f'  ... and {len(items) - len(shown)} more (tools/check_seg_data.py '
+            lines.append(f'  ... and {len(items) - len(shown)} more (python {CHECKER} '
                          'lists them all)')
     hint = zero_label_hint(reports) if 'label out of range' in by_kind else None
     if hint:
@@ -53,22 +55,46 @@ def class_table(reports: Sequence[SplitReport], classes: Optional[Sequence[str]]
     return '\n'.join(rows)
 
 
-def check_before_training(cfg, nproc: int = 2) -> List[SplitReport]:
-    """The cheap part of the check for every split a run reads, before its first iteration.
+#: files of one kind that the pre-training check lists (the checker lists every one)
+TRAINING_CHECK_LIMIT = 50
 
-    Pairs images and masks, reads every mask's values and every image's size (not its
-    pixels), with results cached by file size and mtime so that a second run reads only
-    what changed.
+
+def check_before_training(cfg, nproc: int = 2, with_options: bool = False) -> List[SplitReport]:
+    """The check of every split a run reads, before its first iteration, in one round.
+
+    Pairs images and masks (orphans both ways, missing folders: what the layout check
+    finds, all at once), reads every mask's values and decodes every image (a truncated
+    JPEG stops the run here, not in a loader's worker), with results cached by file size
+    and mtime so that a second run reads only what changed.
+
+    Args:
+        cfg: the run's resolved config.
+        nproc: reading processes.
+        with_options: the run had ``--cfg-options`` (the checker needs them too).
 
     Raises:
-        DataCheckError: any problem, all of them listed.
+        DataCheckError: any problem, every file listed (up to
+            :data:`TRAINING_CHECK_LIMIT` per kind) with its fix.
     """
-    reports = [check_split(spec, nproc=nproc, decode_images=False, use_cache=True)
+    reports = [check_split(spec, nproc=nproc, decode_images=True, use_cache=True)
                for spec in splits_from_config(cfg)]
-    if any(r.problems for r in reports):
+    problems = sum(len(r.problems) for r in reports)
+    if problems:
+        config = osp.abspath(cfg.filename) if cfg.filename else 'CONFIG'
         raise DataCheckError(
-            'The data set has problems that would stop or corrupt training:\n'
-            + format_problems(reports, limit=10)
-            + '\nFix them (python tools/check_seg_data.py CONFIG shows all, with a per-class '
-            'table), or skip this check with --no-data-check.')
+            f'The data set has {problems} problem(s) that would stop or corrupt training '
+            f'(found before the first iteration):\n'
+            + format_problems(reports, limit=TRAINING_CHECK_LIMIT)
+            + f'\nFix them, then check again with python {CHECKER} {config}'
+            + (" and this run's --cfg-options" if with_options else '')
+            + ' (every problem, and a per-class table), or skip this check with '
+            '--no-data-check.')
     return reports
+
+
+def passed_line(reports: Sequence[SplitReport]) -> str:
+    """What a passed check says: pairs per split, and how many were read (not cached)."""
+    splits = ', '.join(f'{r.spec.name} {r.pairs}' for r in reports)
+    pairs, read = sum(r.pairs for r in reports), sum(r.read for r in reports)
+    return (f'Data check passed: {pairs} image/mask pairs ({splits}); {read} pair(s) read, '
+            f'{pairs - read} unchanged since their last check (cached).')

@@ -26,7 +26,19 @@ from PIL import Image
 
 from .orientation import ORIENTATION_KIND, exif_orientation, orientation_problem, shown_size
 
-CONVERTER = 'tools/dataset_converters/colour_masks_to_labels.py'
+
+
+def clone_tool(relative: str) -> str:
+    """The absolute path of a tool of this clone (``tools/...`` beside the package), so
+    that a command in a message runs from the user's own folder; the relative path where
+    the package is installed without the clone's tools."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    path = osp.join(root, relative)
+    return path if osp.isfile(path) else relative
+
+
+CONVERTER = clone_tool('tools/dataset_converters/colour_masks_to_labels.py')
+CHECKER = clone_tool('tools/check_seg_data.py')
 WIDE_KIND = 'label above 255'
 
 
@@ -51,6 +63,8 @@ class SplitReport:
     problems: List[Tuple[str, str, str]] = field(default_factory=list)
     #: label (after reduce_zero_label) -> [images containing it, pixels]
     class_counts: Dict[int, List[int]] = field(default_factory=dict)
+    #: pairs read from disk by this run (the others' results came from the cache)
+    read: int = 0
 
 
 def _files(folder: str, suffix: str) -> Dict[str, str]:
@@ -158,10 +172,16 @@ def _mask_problems(result: dict, img: str, seg: str, spec: SplitSpec) -> List[tu
                  'replace the file or remove the pair')]
     problems = []
     if result['channels'] > 1:
+        # the converter writes a folder: the split's masks into a sibling folder that
+        # then takes their place
+        folders = f'{spec.seg_dir} {spec.seg_dir.rstrip(os.sep)}_labels'
         fix = (f'its colour channels are equal: keep one with `python {CONVERTER} '
-               '--grey ...`' if result.get('equal_channels') else
+               f'{folders} --grey`' if result.get('equal_channels') else
                f'convert colour masks to label indices with `python {CONVERTER} '
-               '--palette ...`')
+               f'{folders} --palette PALETTE` (PALETTE: a file with "name r g b" a line, '
+               'or JSON, one colour per class in label order; --ignore-colour R,G,B for '
+               'void colours)')
+        fix += f', then use the new folder as {spec.seg_dir}'
         problems.append(('colour mask', seg, f'{result["channels"]}-channel (colour) mask; '
                          f'masks must be single-channel label indices: {fix}'))
     else:
@@ -263,6 +283,7 @@ def check_split(spec: SplitSpec, nproc: int = 2, decode_images: bool = True,
     stamps = [f'{_stamp(i)}|{_stamp(s)}' for i, s in pairs]
     todo = [(i, s, decode_images) for (i, s), st in zip(pairs, stamps)
             if not _reusable(cache.get(s, {}), st, decode_images)]
+    report.read = len(todo)
     if todo:
         if nproc > 1 and len(todo) > 32 and progress:
             results = track_parallel_progress(read_pair, todo, nproc, chunksize=16)
