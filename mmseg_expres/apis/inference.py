@@ -97,15 +97,16 @@ def fit_config_to_checkpoint(cfg: Config, checkpoint: str, config_name: str) -> 
 
     A self-contained checkpoint (every frozen ViT tensor in it) needs none:
     ``pretrained`` is set to None in ``cfg``. A task checkpoint (none of them) keeps the
-    config's ``pretrained``, which must be set. Only frozen tensors decide; LoRA, SSF,
+    config's ``pretrained`` (or its seeded random ViT, as the demos have); the backbone's
+    fingerprint check refuses it on another ViT. Only frozen tensors decide; LoRA, SSF,
     AdaptFormer and tuned biases are in every checkpoint of their method.
 
     Returns:
         the checkpoint's meta.
 
     Raises:
-        CheckpointMismatchError: a task checkpoint without ``pretrained`` in the config,
-            or a checkpoint with part of the frozen ViT.
+        CheckpointMismatchError: a checkpoint with part of the frozen ViT, or one that
+            says it is self-contained and holds none of it.
     """
     from ..models.backbones.vit_weights import CheckpointMismatchError
     state_dict, meta = read_checkpoint(checkpoint)
@@ -127,13 +128,6 @@ def fit_config_to_checkpoint(cfg: Config, checkpoint: str, config_name: str) -> 
                 f'{checkpoint} says it is self-contained, but holds none of the frozen ViT '
                 f'tensors that {config_name} builds ({prefix}...). Use the config written '
                 'next to it by tools/export_full_checkpoint.py.')
-        elif not all(b.get('pretrained') for b in backbones):
-            raise CheckpointMismatchError(
-                f'{checkpoint} is a task checkpoint (prompts and heads, no frozen ViT), and '
-                f'{config_name} names no pretrained ViT file: set model.backbone.pretrained '
-                '(--cfg-options model.backbone.pretrained=PATH) to the file it was trained '
-                'on, or export a self-contained checkpoint with '
-                'tools/export_full_checkpoint.py.')
     return meta
 
 
