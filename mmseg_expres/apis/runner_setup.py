@@ -3,7 +3,7 @@ import argparse
 import logging
 import os
 import os.path as osp
-from typing import FrozenSet, Iterable, Mapping, Optional, Union
+from typing import FrozenSet, Iterable, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config, DictAction
@@ -18,6 +18,15 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_cfg_options(pairs: Optional[Sequence[str]]) -> dict:
+    """``--cfg-options key=value ...`` parsed as MMEngine's ``DictAction`` parses them,
+    for a tool whose parser keeps the strings (``nargs='+'``), so that ``--help`` and
+    argument errors are answered before MMEngine and torch are imported."""
+    namespace = argparse.Namespace()
+    DictAction(option_strings=['--cfg-options'], dest='options')(None, namespace, pairs)
+    return namespace.options or {}
 
 
 #: Top-level keys that this project's tools read beside MMEngine's runner: tools/test.py's

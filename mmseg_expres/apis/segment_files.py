@@ -1,7 +1,8 @@
 """Segment images and videos into an output folder: what ``tools/infer.py`` runs.
 
 Per image ``<name>_pred.png`` (class indices as a palette PNG with the data set's
-palette) and ``<name>_overlay.png`` (the image tinted by class, with a legend); per
+palette, or the one given) and ``<name>_overlay.png`` (the image tinted by class, with a
+legend panel on its right, or at the image's size without it); per
 video ``<name>_overlay.mp4`` (``.avi`` for an ``.avi``) at the input's frame rate and,
 with ``save_frames``, ``<name>/<frame>_pred.png`` and ``<name>/<frame>_overlay.png``.
 A file that cannot be read is recorded and skipped; the rest continue.
@@ -17,8 +18,9 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from ..visualization import class_palette, overlay_with_legend, save_index_png
+from ..visualization import class_palette, overlay, overlay_with_legend, save_index_png
 from ..visualization.drawing import PNG_COMPRESSION
+from ..visualization.palettes import PaletteSpec, drawing_palette
 from .fewshot_seg import Supports, segment_queries
 from .media import Source, VideoFrames, VideoWriter, read_image
 
@@ -37,10 +39,13 @@ class Segmenter:
         supports: the few-shot segmentor's supports (:func:`~.fewshot_seg.prepare_supports`);
             None for other models.
         class_name: the few-shot class's name in legends.
+        palette: the colours to draw in (:func:`~..visualization.palettes.drawing_palette`:
+            a file, or colours); None: the config's data set palette if it sets one,
+            else the checkpoint's (``dataset_meta``).
     """
 
     def __init__(self, model: nn.Module, supports: Optional[Supports] = None,
-                 class_name: str = 'object') -> None:
+                 class_name: str = 'object', palette: Optional[PaletteSpec] = None) -> None:
         from ..models.fewshot_seg import FewShotSegmentor
         self.model = model
         fewshot = isinstance(model, FewShotSegmentor)
@@ -53,8 +58,13 @@ class Segmenter:
         self.supports = supports
         meta = getattr(model, 'dataset_meta', None)
         if fewshot:
-            palette = (meta or {}).get('palette') or [[0, 0, 0], [255, 64, 64]]
-            meta = dict(classes=('background', class_name), palette=palette[:2])
+            trained = (meta or {}).get('palette') or [[0, 0, 0], [255, 64, 64]]
+            meta = dict(classes=('background', class_name), palette=trained[:2])
+        chosen = palette if palette is not None else (
+            None if fewshot else configured_palette(model))
+        if chosen is not None:  # colours are a drawing choice, not the checkpoint's
+            colours = drawing_palette(chosen, (meta or {}).get('classes') or ())
+            meta = dict(meta or {}, palette=colours.tolist())
         self.classes, self.palette = class_palette(meta)
 
     def __call__(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
@@ -71,6 +81,14 @@ class Segmenter:
             for i, result in zip(indices, results):
                 preds[i] = result.pred_sem_seg.data[0].cpu().numpy()
         return preds
+
+
+def configured_palette(model: nn.Module) -> Optional[list]:
+    """The palette the model's config gives its test data set (a custom-data config's
+    ``palette``), which replaces the one the checkpoint carries; None if it sets none."""
+    cfg = getattr(model, 'cfg', None) or {}
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    return (dataset.get('metainfo') or {}).get('palette')
 
 
 class Progress:
@@ -126,13 +144,22 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+def _picture(segmenter: Segmenter, image: np.ndarray, pred: np.ndarray, opacity: float,
+             legend: bool, legend_rows: Optional[int] = None) -> np.ndarray:
+    """The overlay (RGB) of a BGR image: with the legend panel on its right, or at the
+    image's size (``legend=False``)."""
+    if not legend:
+        return overlay(image[..., ::-1], pred, segmenter.palette, opacity)
+    return overlay_with_legend(image[..., ::-1], pred, segmenter.classes, segmenter.palette,
+                               opacity, legend_rows=legend_rows)
+
+
 def _write_pair(segmenter: Segmenter, image: np.ndarray, pred: np.ndarray, stem: str,
-                opacity: float) -> np.ndarray:
+                opacity: float, legend: bool = True) -> np.ndarray:
     """Write ``<stem>_pred.png`` and ``<stem>_overlay.png``; return the overlay (RGB)."""
     os.makedirs(osp.dirname(stem) or '.', exist_ok=True)
     save_index_png(pred, segmenter.palette, stem + '_pred.png')
-    picture = overlay_with_legend(image[..., ::-1], pred, segmenter.classes,
-                                  segmenter.palette, opacity)
+    picture = _picture(segmenter, image, pred, opacity, legend)
     Image.fromarray(picture).save(stem + '_overlay.png', compress_level=PNG_COMPRESSION)
     return picture
 
@@ -165,7 +192,7 @@ class BackgroundWriter:
 
 
 def _segment_images(segmenter: Segmenter, sources: List[Source], out_dir: str,
-                    batch_size: int, opacity: float, summary: Summary,
+                    batch_size: int, opacity: float, legend: bool, summary: Summary,
                     tick: Callable[[int], None], writer: BackgroundWriter) -> None:
     for batch in _batches(sources, batch_size):
         images, kept = [], []
@@ -178,13 +205,13 @@ def _segment_images(segmenter: Segmenter, sources: List[Source], out_dir: str,
         if images:
             for source, image, pred in zip(kept, images, segmenter(images)):
                 writer.submit(_write_pair, segmenter, image, pred,
-                              osp.join(out_dir, source.name), opacity)
+                              osp.join(out_dir, source.name), opacity, legend)
         summary.images += len(kept)
         tick(len(batch))
 
 
 def _segment_video(segmenter: Segmenter, source: Source, out_dir: str, batch_size: int,
-                   opacity: float, save_frames: bool, summary: Summary,
+                   opacity: float, legend: bool, save_frames: bool, summary: Summary,
                    tick: Callable[[int], None], writer: BackgroundWriter) -> None:
     try:
         frames = VideoFrames(source.path)
@@ -198,8 +225,7 @@ def _segment_video(segmenter: Segmenter, source: Source, out_dir: str, batch_siz
     video: List[VideoWriter] = []  # opened by the first frame, which gives the size
 
     def add_frame(frame: np.ndarray, pred: np.ndarray) -> None:
-        picture = overlay_with_legend(frame[..., ::-1], pred, segmenter.classes,
-                                      segmenter.palette, opacity, legend_rows=rows)
+        picture = _picture(segmenter, frame, pred, opacity, legend, legend_rows=rows)
         if not video:
             video.append(VideoWriter(out, frames.fps, picture.shape[:2]))
         video[0].write(picture[..., ::-1])
@@ -210,7 +236,7 @@ def _segment_video(segmenter: Segmenter, source: Source, out_dir: str, batch_siz
             for frame, pred in zip(batch, segmenter(batch)):
                 if save_frames:
                     stem = osp.join(out_dir, source.name, f'{count:06d}')
-                    writer.submit(_write_pair, segmenter, frame, pred, stem, opacity)
+                    writer.submit(_write_pair, segmenter, frame, pred, stem, opacity, legend)
                 writer.submit(add_frame, frame, pred)  # one thread: frames stay in order
                 count += 1
             tick(len(batch))
@@ -227,7 +253,7 @@ def _segment_video(segmenter: Segmenter, source: Source, out_dir: str, batch_siz
 
 def segment_files(segmenter: Segmenter, sources: Sequence[Source], out_dir: str,
                   batch_size: int = 1, opacity: float = 0.5, save_frames: bool = False,
-                  show_progress: bool = True) -> Summary:
+                  show_progress: bool = True, legend: bool = True) -> Summary:
     """Segment every source into ``out_dir`` (this module's docstring says what is written).
 
     Args:
@@ -238,6 +264,8 @@ def segment_files(segmenter: Segmenter, sources: Sequence[Source], out_dir: str,
         opacity: of the class colours over the image in the overlays.
         save_frames: also write each video frame's index PNG and overlay.
         show_progress: a progress line on stderr.
+        legend: overlays (and videos) with the legend panel on the right
+            (``LEGEND_WIDTH`` pixels wider than the input); False: at the input's size.
     """
     if batch_size < 1:
         raise ValueError(f'batch_size={batch_size}: use 1 or more.')
@@ -250,11 +278,11 @@ def segment_files(segmenter: Segmenter, sources: Sequence[Source], out_dir: str,
     summary, start = Summary(), time.perf_counter()
     writer = BackgroundWriter(limit=2 * batch_size)
     try:
-        _segment_images(segmenter, images, out_dir, batch_size, opacity, summary, tick,
-                        writer)
+        _segment_images(segmenter, images, out_dir, batch_size, opacity, legend, summary,
+                        tick, writer)
         for video in videos:
-            _segment_video(segmenter, video, out_dir, batch_size, opacity, save_frames,
-                           summary, tick, writer)
+            _segment_video(segmenter, video, out_dir, batch_size, opacity, legend,
+                           save_frames, summary, tick, writer)
     finally:
         writer.close()
     if progress:

@@ -176,6 +176,66 @@ def test_fewshot_segmentor_from_a_drawn_support(tmp_path, inputs, capsys):
 
 
 def test_nothing_to_segment_stops_before_loading_a_model(tmp_path, capsys):
-    status, _, _ = run_in_process('infer.py', ['no.py', 'no.pth', str(tmp_path / 'none_*.jpg'),
-                                               '--out-dir', str(tmp_path)], capsys)
+    (tmp_path / 'no.py').write_text('this config would not even parse')
+    (tmp_path / 'no.pth').write_bytes(b'')
+    status, _, _ = run_in_process('infer.py', [
+        str(tmp_path / 'no.py'), str(tmp_path / 'no.pth'), str(tmp_path / 'none_*.jpg'),
+        '--out-dir', str(tmp_path)], capsys)
     assert 'nothing to segment' in str(status) and 'none_*.jpg: no such file' in str(status)
+
+
+def test_argument_errors_are_answered_by_the_parser(tmp_path, capsys):
+    status, _, err = run_in_process('infer.py', ['no.py', 'no.pth', 'x.jpg', '--out-dir',
+                                                 str(tmp_path)], capsys)
+    assert status == 2 and 'error: no config file no.py' in err
+    status, _, err = run_in_process('infer.py', ['no.py', 'no.pth', 'x.jpg', '--out-dir',
+                                                 str(tmp_path), '--opacity', '2'], capsys)
+    assert status == 2 and '--opacity within [0, 1]' in err
+
+
+def _palette(sky):
+    """ADE20K's 150 classes in grey levels, sky in ``sky``."""
+    colours = [(i, i, i) for i in range(150)]
+    colours[SKY] = sky
+    return colours
+
+
+def test_palette_given_at_inference_draws_and_a_same_size_overlay(ade_model, inputs, tmp_path,
+                                                                  capsys):
+    magenta = (255, 0, 255)
+    palette = tmp_path / 'palette.txt'
+    palette.write_text(' '.join(','.join(map(str, c)) for c in _palette(magenta)))
+    common = [*ade_model, str(inputs / 'red.png'), str(inputs / 'clip.mp4'), '--opacity',
+              '1', '--no-progress', '--no-legend']
+    status, out, err = run_in_process(
+        'infer.py', common + ['--out-dir', str(tmp_path / 'a'), '--palette',
+                              palette.read_text()], capsys)
+    assert status == 0, out + err
+    overlay = np.asarray(Image.open(tmp_path / 'a' / 'red_overlay.png'))
+    assert overlay.shape == (37, 53, 3) and (overlay == magenta).all()
+    pred = Image.open(tmp_path / 'a' / 'red_pred.png')
+    assert pred.getpalette()[3 * SKY:3 * SKY + 3] == list(magenta)
+    video = cv2.VideoCapture(str(tmp_path / 'a' / 'clip_overlay.mp4'))
+    ok, frame = video.read()
+    assert ok and frame.shape[:2] == FRAME_SIZE  # the frames' size: no legend panel
+    assert np.abs(frame[20:40, 20:40].astype(int) - magenta[::-1]).max() < 40  # BGR
+    # --cfg-options palette=... is the same drawing choice
+    status, out, err = run_in_process(
+        'infer.py', common + ['--out-dir', str(tmp_path / 'b'), '--cfg-options',
+                              f'palette={_palette(magenta)}'.replace(' ', '')], capsys)
+    assert status == 0, out + err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'b' / 'red_overlay.png')), overlay)
+
+
+def test_a_palette_that_does_not_fit_the_classes_is_refused(ade_model, inputs, tmp_path,
+                                                            capsys):
+    common = [*ade_model, str(inputs / 'red.png'), '--out-dir', str(tmp_path), '--no-progress']
+    status, _, _ = run_in_process('infer.py', common + ['--palette', '255,0,0 0,0,255'], capsys)
+    assert "has 2 colour(s) for the model's 150 classes" in str(status)
+    assert "give one colour per class" in str(status)
+    status, _, _ = run_in_process('infer.py', common + ['--palette', 'mine.txt'], capsys)
+    assert "palette 'mine.txt': no such file" in str(status)
+    status, _, _ = run_in_process('infer.py', common + ['--palette', '1,2,3', '--cfg-options',
+                                                        'palette=[[1,2,3]]'], capsys)
+    assert 'give the colours once' in str(status)
+    assert not list(tmp_path.glob('*.png'))

@@ -51,7 +51,14 @@ def parse_rgb(text: str, option: str = '--color') -> Colour:
     return values
 
 
-def _colour(value, where: str) -> Colour:
+def as_colour(value, where: str) -> Colour:
+    """``[r, g, b]`` (0-255 integers), ``'#rrggbb'`` or ``'r,g,b'`` as a tuple.
+
+    Raises:
+        ValueError: anything else, naming ``where``.
+    """
+    if isinstance(value, str) and re.fullmatch(r'\s*\d+\s*,\s*\d+\s*,\s*\d+\s*', value):
+        value = [int(v) for v in value.split(',')]
     if isinstance(value, str) and re.fullmatch(r'#?[0-9a-fA-F]{6}', value.strip()):
         text = value.strip().lstrip('#')
         return tuple(int(text[i:i + 2], 16) for i in (0, 2, 4))
@@ -59,7 +66,7 @@ def _colour(value, where: str) -> Colour:
             and all(isinstance(v, int) and 0 <= v <= 255 for v in value)):
         return tuple(value)
     raise ValueError(f'{where}: {value!r} is not a colour; write [r, g, b] with 0-255 '
-                     'integers or #rrggbb.')
+                     'integers, R,G,B or #rrggbb.')
 
 
 def read_palette(path: str) -> Tuple[Optional[List[str]], List[Colour]]:
@@ -79,7 +86,7 @@ def read_palette(path: str) -> Tuple[Optional[List[str]], List[Colour]]:
             names, values = list(data), list(data.values())
         else:
             names, values = None, data
-        colours = [_colour(v, f'{path} entry {i}') for i, v in enumerate(values)]
+        colours = [as_colour(v, f'{path} entry {i}') for i, v in enumerate(values)]
     else:
         names, colours = [], []
         for i, line in enumerate(text.splitlines(), 1):
@@ -94,7 +101,7 @@ def read_palette(path: str) -> Tuple[Optional[List[str]], List[Colour]]:
                 raise ValueError(f'{path} line {i}: {line!r}; write "name r g b" or '
                                  '"name #rrggbb".')
             names.append(name)
-            colours.append(_colour(value, f'{path} line {i}'))
+            colours.append(as_colour(value, f'{path} line {i}'))
     repeated = sorted({c for c in colours if colours.count(c) > 1})
     if repeated:
         raise ValueError(f'{path}: colours {repeated} stand for more than one class.')
