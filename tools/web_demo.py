@@ -1,25 +1,31 @@
 """A web page to try a model: segmentation and one-shot segmentation in the browser.
 
     python tools/web_demo.py CONFIG CHECKPOINT [--fewshot CONFIG CHECKPOINT] \\
-        [--port 7860] [--host 127.0.0.1] [--device cpu|cuda] [--max-file-size 10mb]
+        [--port 7860] [--host 127.0.0.1] [--auth USER:PASSWORD|FILE] [--device cpu|cuda] \\
+        [--max-file-size 10mb] [--queue-size 16]
 
 *Segment* runs the segmentor (mmseg's ``inference_model``) on uploaded images; *One-shot
 segmentation* runs the few-shot segmentor (``mmseg_expres.apis.fewshot_segment``) from
 painted references. The models are loaded once, before the page opens. It listens on
 127.0.0.1 only unless ``--host`` says otherwise (``--host 0.0.0.0`` opens it to the
-network: the page has no login). Needs the ``demo`` extra: ``pip install -e .[demo]``.
+network: add ``--auth`` for a login). Needs the ``demo`` extra: ``pip install -e .[demo]``.
 docs/web_demo.md shows the page.
 """
 import argparse
 import os
 import os.path as osp
 import tempfile
+from typing import List, Tuple
 
 # Gradio reports usage to its servers unless told not to; this page must work offline.
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+# OpenCV reads its decoders' pixel cap once, when it loads: set here, before anything
+# imports cv2. The value is mmseg_expres.web_demo.inputs.MAX_PIXELS (4096 x 4096; a test
+# checks that they agree), which inputs.py cannot hand over without loading cv2 first.
+os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(4096 * 4096))
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='segmentation config')
     parser.add_argument('checkpoint', help='its checkpoint (task or full)')
@@ -28,10 +34,38 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to listen on (default: this machine only)')
     parser.add_argument('--port', type=int, default=7860)
+    parser.add_argument('--auth', type=read_auth, metavar='USER:PASSWORD|FILE',
+                        help='a login for the page: USER:PASSWORD, or a file with one '
+                             'USER:PASSWORD a line (a password given here is visible to '
+                             "this machine's other users in its process list: prefer a file)")
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--max-file-size', default='10mb',
                         help="largest upload, e.g. '10mb' (larger files are refused)")
-    return parser.parse_args()
+    parser.add_argument('--queue-size', type=int, default=16, metavar='N',
+                        help='clicks that may wait while the model runs; more are refused '
+                             '(default: 16)')
+    return parser.parse_args(argv)
+
+
+def read_auth(value: str) -> List[Tuple[str, str]]:
+    """--auth's logins: ``USER:PASSWORD``, or a file of such lines (blank lines and lines
+    starting with ``#`` skipped)."""
+    is_file = osp.isfile(value)
+    lines = open(value, encoding='utf-8').read().splitlines() if is_file else [value]
+    logins = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith('#'):
+            continue
+        user, colon, password = line.strip().partition(':')
+        if not (colon and user and password):  # not echoed: it may hold a password
+            raise argparse.ArgumentTypeError(
+                f'line {number} of {value} is not USER:PASSWORD' if is_file else
+                'takes USER:PASSWORD or a file of such lines; this is neither (no such '
+                "file, and not two parts joined by ':')")
+        logins.append((user, password))
+    if not logins:
+        raise argparse.ArgumentTypeError(f'{value} has no USER:PASSWORD line')
+    return logins
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -45,6 +79,9 @@ def check_args(args: argparse.Namespace) -> None:
     except ImportError:
         raise SystemExit('The web page needs Gradio: pip install -e ".[demo]" '
                          '(tools/setup_env.sh installs it into .venv).') from None
+    if args.queue_size < 1:
+        raise SystemExit(f'--queue-size {args.queue_size}: give 1 or more (clicks that may '
+                         'wait while the model runs).')
     if args.device == 'cuda':
         import torch
         if not torch.cuda.is_available():
@@ -57,18 +94,18 @@ def main() -> None:
     from mmseg_expres.apis import init_model
     from mmseg_expres.web_demo import FewShotDemo, SegmentDemo
     from mmseg_expres.web_demo.examples import fewshot_example, segment_examples
-    from mmseg_expres.web_demo.page import CSS, build_page
+    from mmseg_expres.web_demo.inputs import limit_decoders
+    from mmseg_expres.web_demo.page import build_page, serve
 
+    limit_decoders()
     segment = SegmentDemo(init_model(args.config, args.checkpoint, device=args.device))
     fewshot = (FewShotDemo(init_model(*args.fewshot, device=args.device))
                if args.fewshot else None)
-    examples = tempfile.mkdtemp(prefix='web_demo_examples_')
-    page = build_page(segment, fewshot, segment_examples(examples),
-                      [fewshot_example(examples)] if fewshot else ())
-    page.queue(default_concurrency_limit=1)  # one model call at a time
-    page.launch(server_name=args.host, server_port=args.port,
-                max_file_size=args.max_file_size, show_error=True, ssr_mode=False,
-                css=CSS)
+    # The example pictures stay while the page runs (a click hands their paths over).
+    with tempfile.TemporaryDirectory(prefix='web_demo_examples_') as examples:
+        page = build_page(segment, fewshot, segment_examples(examples),
+                          [fewshot_example(examples)] if fewshot else ())
+        serve(page, args.host, args.port, args.max_file_size, args.queue_size, args.auth)
 
 
 if __name__ == '__main__':

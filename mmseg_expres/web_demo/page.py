@@ -2,14 +2,29 @@
 
 Every element a test or a user's script looks for has an ``elem_id``; the messages for
 inputs the page cannot use appear in each tab's status line (``*-status``), and the run's
-outputs are cleared then.
+outputs are cleared then. Whoever reaches the page sees only those messages: any other
+error is logged on the server and shown as :data:`INTERNAL_ERROR`.
 """
-from typing import Callable, List, Optional, Sequence
+import contextlib
+import logging
+import os
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import gradio as gr
+from PIL import Image
 
-from .inputs import DemoInputError
+from .inputs import DemoInputError, check_file_count, too_large
 from .runs import MAX_REFERENCES, FewShotDemo, Result, SegmentDemo
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = ('**Something went wrong on the server**; its log has the details. Try '
+                  'again, or with other files.')
+#: Gradio's cache (uploads, the pictures and masks of the runs) is swept every 10 minutes
+#: of what is older than an hour, and emptied when the page stops.
+DELETE_CACHE = (600, 3600)
+LOCAL_HOSTS = ('127.0.0.1', 'localhost', '::1')
 
 CSS = """
 .legend td, .legend th { padding: 2px 8px; }
@@ -27,16 +42,56 @@ NO_FEWSHOT = ('No few-shot segmentor was given: start the page with '
               '`bash tools/fewshot_seg/run_demo.sh`).')
 
 
-def _guarded(run: Callable[..., Result]) -> Callable[..., list]:
+def _guarded(run: Callable[..., Result], files: gr.File, tab: str) -> Callable[..., list]:
     """``run``'s result as (pictures, files, summary, status); a :class:`DemoInputError`
-    as empty outputs and its message in the status line."""
+    as empty outputs and its message in the status line; any other error logged here and
+    :data:`INTERNAL_ERROR` there (its text may hold paths and internals of the server).
+
+    The run's files move to ``files``' cache (:func:`_hand_over`)."""
     def handler(*args):
         try:
             result = run(*args)
         except DemoInputError as err:
             return [None, None, '', f'**Cannot run:** {err}']
-        return [result.pictures, result.files, result.summary, '']
+        except Exception:  # noqa: BLE001 (the page must answer, and say nothing inside)
+            logger.exception('The %s tab failed on a request', tab)
+            return [None, None, '', INTERNAL_ERROR]
+        return [result.pictures, _hand_over(files, result.files), result.summary, '']
     return handler
+
+
+def _hand_over(files: gr.File, paths: Sequence[str]) -> List[str]:
+    """``paths`` copied into Gradio's cache, which ``DELETE_CACHE`` sweeps, and removed
+    with their folder (each run writes a new one), so that no click leaves files behind.
+    """
+    cached = [files.move_resource_to_block_cache(path) for path in paths]
+    for path in paths:
+        os.remove(path)
+    for folder in {osp.dirname(path) for path in paths}:
+        with contextlib.suppress(OSError):  # a folder that holds more is left as it is
+            os.rmdir(folder)
+    return cached
+
+
+def reference_editor(**kwargs) -> gr.ImageEditor:
+    """Gradio's image editor, refusing a picture over the process's pixel cap
+    (:func:`~.inputs.limit_decoders`) with the page's message instead of Pillow's.
+
+    Its own ``preprocess`` (where Gradio decodes the picture) is wrapped rather than
+    overridden in a subclass: defining a component class makes Gradio write a ``.pyi``
+    stub beside this module. Give the editor new values, not ``gr.update``s (which would
+    rebuild it from its class, without the wrapper).
+    """
+    editor = gr.ImageEditor(**kwargs)
+    decode = editor.preprocess
+
+    def preprocess(payload):
+        try:
+            return decode(payload)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise gr.Error(too_large('The reference picture')) from None
+    editor.preprocess = preprocess
+    return editor
 
 
 def _outputs(prefix: str, files_label: str) -> list:
@@ -79,7 +134,10 @@ def segment_tab(demo: SegmentDemo, examples: Sequence[str]) -> None:
             button = gr.Button('Segment', variant='primary', elem_id='segment-run')
         with gr.Column():
             outputs = _outputs('segment', 'Index masks')
-    button.click(_guarded(demo), inputs=images, outputs=outputs)
+
+    def run(paths):
+        return demo(check_file_count(paths, 'images'))
+    button.click(_guarded(run, outputs[1], 'Segment'), inputs=images, outputs=outputs)
 
 
 def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) -> None:
@@ -93,7 +151,7 @@ def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) 
         with gr.Column():
             for i in range(MAX_REFERENCES):
                 with gr.Group(visible=i == 0) as slot:
-                    editors.append(gr.ImageEditor(
+                    editors.append(reference_editor(
                         label=f'Reference {i + 1}: paint over the object', type='numpy',
                         image_mode='RGBA', format='png', sources=('upload', 'clipboard'),
                         transforms=(), layers=False, elem_id=f'fewshot-reference-{i}',
@@ -127,16 +185,18 @@ def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) 
     def run(count: int, *values):
         editors_, masks_, queries_ = (values[:MAX_REFERENCES],
                                       values[MAX_REFERENCES:2 * MAX_REFERENCES], values[-1])
-        return demo(editors_[:count], masks_[:count], queries_)
-    button.click(_guarded(run), inputs=[shown] + editors + masks + [queries],
-                 outputs=outputs)
+        return demo(editors_[:count], masks_[:count],
+                    check_file_count(queries_, 'query images'))
+    button.click(_guarded(run, outputs[1], 'One-shot'),
+                 inputs=[shown] + editors + masks + [queries], outputs=outputs)
 
 
 def build_page(segment: SegmentDemo, fewshot: Optional[FewShotDemo] = None,
                segment_examples: Sequence[str] = (),
                fewshot_examples: Sequence[Sequence[str]] = ()) -> gr.Blocks:
-    """The page; launch it with ``page.launch(...)`` (see tools/web_demo.py)."""
-    with gr.Blocks(title='mmseg-expres demo', analytics_enabled=False) as page:
+    """The page; :func:`serve` launches it (see tools/web_demo.py)."""
+    with gr.Blocks(title='mmseg-expres demo', analytics_enabled=False,
+                   delete_cache=DELETE_CACHE) as page:
         gr.Markdown('# mmseg-expres: EXPRES prompt tuning on a frozen ViT')
         with gr.Tabs():
             with gr.Tab('Segment', id='segment', elem_id='tab-segment'):
@@ -144,3 +204,16 @@ def build_page(segment: SegmentDemo, fewshot: Optional[FewShotDemo] = None,
             with gr.Tab('One-shot segmentation', id='fewshot', elem_id='tab-fewshot'):
                 fewshot_tab(fewshot, fewshot_examples)
     return page
+
+
+def serve(page: gr.Blocks, host: str, port: int, max_file_size: str, queue_size: int,
+          auth: Optional[Sequence[Tuple[str, str]]] = None) -> None:
+    """Launch ``page``: one model call at a time, at most ``queue_size`` clicks waiting,
+    internal errors kept on the server, a login when ``auth`` lists (user, password)."""
+    if not auth and host not in LOCAL_HOSTS:
+        logger.warning('The page listens on %s without a login: whoever reaches this '
+                       'machine can use it. Add --auth USER:PASSWORD (or a file of such '
+                       'lines), or listen on 127.0.0.1.', host)
+    page.queue(default_concurrency_limit=1, max_size=queue_size)
+    page.launch(server_name=host, server_port=port, max_file_size=max_file_size,
+                show_error=False, ssr_mode=False, css=CSS, auth=auth or None)

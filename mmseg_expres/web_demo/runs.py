@@ -15,8 +15,8 @@ from torch import nn
 
 from ..apis import fewshot_segment
 from ..visualization import OBJECT_RGB, class_palette, class_shares, overlay, overlay_mask
-from .inputs import (DemoInputError, check_uploaded_mask, editor_picture, painted_mask,
-                     read_image)
+from .inputs import (DemoInputError, check_image_file, check_uploaded_mask, editor_picture,
+                     painted_mask, read_image)
 
 #: The page's limit on references, like the 5-shot episodes of the benchmarks.
 MAX_REFERENCES = 5
@@ -61,10 +61,13 @@ class SegmentDemo:
         return result.pred_sem_seg.data[0].cpu().numpy()
 
     def __call__(self, paths: Optional[Sequence[str]]) -> Result:
-        images = [(p, read_image(p)) for p in _need_files(paths, 'images')]
+        paths = _need_files(paths, 'images')
+        for path in paths:  # every file's refusal before the first model call
+            check_image_file(path)
         out_dir = tempfile.mkdtemp(prefix='segment_')
         pictures, files, legends = [], [], []
-        for path, image in images:
+        for path in paths:  # one decoded image at a time: read, run, drawn, let go
+            image = read_image(path)
             label, ms = _timed(self.predict, image)
             pictures.append((overlay(image[..., ::-1], label, self.palette),
                              osp.basename(path)))

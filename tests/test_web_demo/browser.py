@@ -6,15 +6,19 @@ Nothing here downloads a browser: Selenium drives Debian's /usr/bin/chromium thr
 import io
 import os
 import os.path as osp
-import shutil
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from typing import List, Optional
+import warnings
+import zlib
+from typing import Callable, List, Optional
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from PIL import Image
@@ -28,8 +32,55 @@ CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
 ADE_CONFIG = 'expres/expres_vit-b16_upernet_8xb2-80k_ade20k-512x512.py'
 FEWSHOT_CONFIG = REPO / 'configs' / 'demo' / 'expres_vit-demo_proto_1xb4-400it_pascal5i-480x480.py'
-#: Set to a folder (e.g. docs/images) to copy the test's screenshots there.
-SCREENSHOTS_ENV = 'MMSEG_EXPRES_SCREENSHOTS'
+# What tools/run_demo.sh and tools/fewshot_seg/run_demo.sh train (the screenshots' models).
+SEGMENT_DEMO_CONFIG = (REPO / 'configs' / 'demo' /
+                       'expres_vit-demo_upernet_1xb4-300it_ade20k-128x128.py')
+SEGMENT_DEMO_WORK_DIR = 'work_dirs/demo'
+FEWSHOT_DEMO_CHECKPOINT = REPO / 'work_dirs' / 'fewshot_seg_demo' / 'fold0' / 'iter_400.pth'
+WAIT = 60  # seconds a model call may take on a loaded 2-core machine
+
+
+def write_png_bomb(path: str, side: int = 20000) -> str:
+    """A valid PNG of ``side`` x ``side`` black pixels, one bit each: about 50 kB on disk
+    for 20,000 px, 1.2 GB once OpenCV decodes it to BGR. Written row by row, so that the
+    test never holds it decoded."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    row = bytes(1 + (side + 7) // 8)  # PNG's filter byte, then 8 pixels a byte
+    packer = zlib.compressobj(9)
+    pixels = b''.join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack('>IIBBBBB', side, side, 1, 0, 0, 0, 0)  # 1 bit, grey
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', pixels)
+                + chunk(b'IEND', b''))
+    return path
+
+
+def stub_segment_demo(monkeypatch, tmp_path, predict: Callable[[np.ndarray], object]):
+    """A :class:`SegmentDemo` without a model: ``SegmentDemo.predict`` calls
+    ``predict(image)`` (a ``None`` result becomes all class 0), and the runs' folders go
+    under ``tmp_path``."""
+    from mmseg_expres.web_demo import SegmentDemo
+
+    def fake(self, image):
+        label = predict(image)
+        return np.zeros(image.shape[:2], np.int64) if label is None else label
+    monkeypatch.setattr(SegmentDemo, 'predict', fake)
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+    meta = dict(classes=('sky', 'tree'), palette=[[0, 0, 255], [0, 255, 0]])
+    return SegmentDemo(type('StubModel', (), dict(dataset_meta=meta))())
+
+
+@pytest.fixture
+def decoders_limited(monkeypatch):
+    """:func:`~mmseg_expres.web_demo.inputs.limit_decoders` in effect for one test
+    (import it into the test module); Pillow's cap and the warning filters restored after."""
+    from mmseg_expres.web_demo.inputs import limit_decoders
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', Image.MAX_IMAGE_PIXELS)
+    with warnings.catch_warnings():
+        limit_decoders()
+        yield
 
 
 def missing_dependencies() -> List[str]:
@@ -127,10 +178,109 @@ def fetch_png(url: str) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(response.read())))
 
 
-def save_screenshot(driver, path: str) -> None:
-    """The window as a PNG at ``path``, copied to $MMSEG_EXPRES_SCREENSHOTS when set."""
-    driver.save_screenshot(path)
-    target: Optional[str] = os.environ.get(SCREENSHOTS_ENV)
-    if target:
-        os.makedirs(target, exist_ok=True)
-        shutil.copy(path, target)
+def peak_memory(pid: int) -> int:
+    """The most resident memory process ``pid`` has had, in bytes (Linux's VmHWM)."""
+    with open(f'/proc/{pid}/status', encoding='ascii') as status:
+        line = next(line for line in status if line.startswith('VmHWM:'))
+    return int(line.split()[1]) * 1024
+
+
+def wait_for(driver, css: str, timeout: float = WAIT):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, css))
+
+
+def click(driver, elem_id: str) -> None:
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.ID, elem_id).click()
+
+
+def open_fewshot_tab(driver) -> None:
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'One-shot')]").click()
+
+
+def run_segment_example(driver) -> None:
+    """Click the Segment tab's first example, wait until it is the input, run."""
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.CSS_SELECTOR, '#segment-examples button.thumbnail-item').click()
+    wait_for(driver, '#segment-images a[href*="scene0.png"]')
+    click(driver, 'segment-run')
+
+
+def run_fewshot_example(driver) -> None:
+    """Open the one-shot tab, click its example, wait until the editor shows the reference
+    and the mask and queries are in, run."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    open_fewshot_tab(driver)
+    zoom = wait_for(driver, '#fewshot-reference-0 .zoom-number')[0]
+    empty = zoom.text
+    driver.find_element(By.CSS_SELECTOR, '#fewshot-examples button.thumbnail-item').click()
+    wait_for(driver, '#fewshot-queries a[href*="object2.png"]')
+    wait_for(driver, '#fewshot-mask-0 a[href*="object0_mask.png"]')
+    WebDriverWait(driver, WAIT).until(lambda d: zoom.text != empty)  # the picture is shown
+    click(driver, 'fewshot-run')
+
+
+def wait_for_result(driver, prefix: str) -> None:
+    """Until the tab's result pictures are drawn and its files offered."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    pictures = wait_for(driver, f'#{prefix}-gallery img')
+    wait_for(driver, f'#{prefix}-files a[href]')
+    WebDriverWait(driver, WAIT).until(lambda d: all(d.execute_script(
+        'return arguments[0].complete && arguments[0].naturalWidth > 0', p) for p in pictures))
+
+
+def take_screenshots(out_dir: str, segment: List[str], fewshot: List[str]) -> List[str]:
+    """docs/web_demo.md's screenshots: the page on these models (config, checkpoint),
+    each tab after running its example."""
+    os.makedirs(out_dir, exist_ok=True)
+    shots = [osp.join(out_dir, 'web_demo_segment.png'), osp.join(out_dir, 'web_demo_oneshot.png')]
+    with tempfile.TemporaryDirectory(prefix='web_demo_screenshots_') as tmp:
+        port, log = free_port(), osp.join(tmp, 'server.log')
+        server = start_server([*segment, '--fewshot', *fewshot], port, log)
+        driver = None
+        try:
+            driver = chromium(osp.join(tmp, 'chromium-profile'))
+            wait_for_page(server, port, log)
+            driver.get(f'http://127.0.0.1:{port}/')
+            wait_for(driver, '#segment-examples img')
+            run_segment_example(driver)
+            wait_for_result(driver, 'segment')
+            driver.save_screenshot(shots[0])
+            run_fewshot_example(driver)
+            wait_for_result(driver, 'fewshot')
+            driver.save_screenshot(shots[1])
+        finally:
+            if driver is not None:
+                driver.quit()
+            server.terminate()
+            server.wait(timeout=30)
+    return shots
+
+
+def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=take_screenshots.__doc__.split('\n')[0])
+    parser.add_argument('out_dir', help='where the PNGs go, e.g. docs/images')
+    parser.add_argument('--segment', nargs=2, metavar=('CONFIG', 'CHECKPOINT'),
+                        help='default: the checkpoint of bash tools/run_demo.sh')
+    parser.add_argument('--fewshot', nargs=2, metavar=('CONFIG', 'CHECKPOINT'),
+                        default=[str(FEWSHOT_CONFIG), str(FEWSHOT_DEMO_CHECKPOINT)],
+                        help='default: the checkpoint of bash tools/fewshot_seg/run_demo.sh')
+    args = parser.parse_args()
+    if args.segment is None:
+        marker = REPO / SEGMENT_DEMO_WORK_DIR / 'last_checkpoint'
+        if not marker.is_file():
+            raise SystemExit(f'No {marker}: run bash tools/run_demo.sh first, or give '
+                             '--segment CONFIG CHECKPOINT.')
+        args.segment = [str(SEGMENT_DEMO_CONFIG), marker.read_text().strip()]
+    for path in take_screenshots(args.out_dir, args.segment, args.fewshot):
+        print(path)
+
+
+if __name__ == '__main__':
+    main()

@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .browser import (chromium, fetch_png, free_port, missing_dependencies, save_screenshot,
-                      start_server, wait_for_page, write_fewshot_segmentor,
-                      write_segmentor)
+from .browser import (WAIT, chromium, click, fetch_png, free_port, missing_dependencies,
+                      open_fewshot_tab, peak_memory, run_fewshot_example,
+                      run_segment_example, start_server, wait_for, wait_for_page,
+                      write_fewshot_segmentor, write_png_bomb, write_segmentor)
 
 pytestmark = pytest.mark.skipif(
     bool(missing_dependencies()),
     reason='the browser test needs ' + '; '.join(missing_dependencies()))
-
-WAIT = 60  # seconds a model call may take on a loaded 2-core machine
 
 
 @pytest.fixture(scope='module')
@@ -36,7 +35,7 @@ def page(tmp_path_factory):
         driver = chromium(str(tmp / 'chromium-profile'))  # starts while the server loads
         wait_for_page(server, port, log)
         yield dict(driver=driver, tmp=tmp, segmentor=segmentor, fewshot=fewshot_model,
-                   url=f'http://127.0.0.1:{port}/')
+                   url=f'http://127.0.0.1:{port}/', server=server)
     finally:
         if driver is not None:
             driver.quit()
@@ -73,24 +72,12 @@ def test_console_check_sees_an_uncaught_error(driver):
     assert any('planted by the test' in message for message in errors)
 
 
-def wait_for(driver, css: str, timeout: float = WAIT):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, css))
-
-
 def upload(driver, elem_id: str, path: str) -> None:
     """Put ``path`` in the upload field ``elem_id``, replacing what it held."""
     from selenium.webdriver.common.by import By
     for clear in driver.find_elements(By.CSS_SELECTOR, f'#{elem_id} button[aria-label=Clear]'):
         driver.execute_script('arguments[0].click()', clear)  # even under a pop-up message
     driver.find_element(By.CSS_SELECTOR, f'#{elem_id} input[type=file]').send_keys(path)
-
-
-def click(driver, elem_id: str) -> None:
-    from selenium.webdriver.common.by import By
-    driver.find_element(By.ID, elem_id).click()
 
 
 def status_text(driver, prefix: str, contains: str) -> str:
@@ -156,7 +143,6 @@ def test_segment_tab_draws_inference_models_prediction(page, driver):
     top = np.bincount(label.ravel()).argmax()
     legend = driver.find_element('id', 'segment-summary').text
     assert meta['classes'][top] in legend and 'model' in legend and ' ms' in legend
-    save_screenshot(driver, str(tmp / 'web_demo_segment.png'))
 
 
 def test_segment_tab_refuses_files_that_are_not_images(page, driver):
@@ -170,6 +156,17 @@ def test_segment_tab_refuses_files_that_are_not_images(page, driver):
     assert 'is not an image this page can read: upload a PNG, JPEG' in message
     assert not driver.find_elements('css selector', '#segment-gallery img')  # cleared
 
+    # 50 kB on disk, 1.2 GB decoded: refused from its header, the server's peak memory
+    # (VmHWM) unchanged; decoding would add at least 400 MB (a byte a pixel).
+    before = peak_memory(page['server'].pid)
+    upload(driver, 'segment-images', write_png_bomb(str(tmp / 'bomb.png')))
+    wait_for(driver, '#segment-images a[href*="bomb"]')
+    click(driver, 'segment-run')
+    message = status_text(driver, 'segment', 'bomb.png')
+    assert ('bomb.png is over 16,777,216 pixels; the page takes images up to 4096 pixels a '
+            'side: make it smaller first') in message
+    assert peak_memory(page['server'].pid) - before < 100 << 20
+
     notes = tmp / 'notes.txt'
     notes.write_text('hello')
     upload(driver, 'segment-images', str(notes))  # refused by the page before uploading
@@ -180,11 +177,6 @@ def test_segment_tab_refuses_files_that_are_not_images(page, driver):
     big = write_image(tmp / 'big.png', noise)  # about 480 kB: over --max-file-size 200kb
     upload(driver, 'segment-images', big)
     assert 'exceed the maximum allowed size of 200.0 Kb' in toast_text(driver, 'big.png')
-
-
-def open_fewshot_tab(driver) -> None:
-    from selenium.webdriver.common.by import By
-    driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'One-shot')]").click()
 
 
 def upload_picture(driver, elem_id: str, path: str) -> None:
@@ -245,7 +237,6 @@ def test_fewshot_tab_segments_queries_from_a_painted_reference(page, driver):
     assert 0 < expected.mean() < 1
     np.testing.assert_array_equal(
         shown[..., :3], overlay_mask(np.asarray(Image.open(query)), expected, OBJECT_RGB))
-    save_screenshot(driver, str(tmp / 'web_demo_oneshot.png'))
 
     # A second reference with nothing painted: a message on the page, not a stack trace.
     click(driver, 'fewshot-add')
@@ -260,27 +251,16 @@ def test_examples_fill_the_inputs_and_run(page, driver):
     """Each tab's example picture, clicked, fills its inputs; the runs give what the
     models give on the same files (made again here: the generators are seeded)."""
     from mmseg.apis import inference_model
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from mmseg_expres.apis import fewshot_segment
     from mmseg_expres.web_demo.examples import fewshot_example, segment_examples
     tmp = page['tmp']
-    driver.find_element(By.CSS_SELECTOR, '#segment-examples button.thumbnail-item').click()
-    wait_for(driver, '#segment-images a[href*="scene0.png"]')
-    click(driver, 'segment-run')
+    run_segment_example(driver)
     scene = segment_examples(str(tmp / 'page_examples'))[0]
     label = inference_model(page['segmentor'], scene).pred_sem_seg.data[0].numpy()
     np.testing.assert_array_equal(downloads(driver, 'segment')['scene0_mask.png'], label)
 
-    open_fewshot_tab(driver)
-    zoom = wait_for(driver, '#fewshot-reference-0 .zoom-number')[0]
-    empty = zoom.text
-    driver.find_element(By.CSS_SELECTOR, '#fewshot-examples button.thumbnail-item').click()
-    wait_for(driver, '#fewshot-queries a[href*="object2.png"]')
-    wait_for(driver, '#fewshot-mask-0 a[href*="object0_mask.png"]')
-    WebDriverWait(driver, WAIT).until(lambda d: zoom.text != empty)  # the picture is shown
-    click(driver, 'fewshot-run')
+    run_fewshot_example(driver)
     files = downloads(driver, 'fewshot')
     reference, mask, queries = fewshot_example(str(tmp / 'page_examples'))
     for query in queries:
