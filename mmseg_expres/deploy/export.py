@@ -53,8 +53,9 @@ def check_shape(model: nn.Module, shape: Sequence[int]) -> Tuple[int, int]:
         if bad:
             near = ' or '.join(f'{side // patch * patch or patch} / {(side // patch + 1) * patch}'
                                for side in bad)
+            verb = 'is not a multiple' if len(bad) == 1 else 'are not multiples'
             raise ExportError(
-                f'--shape {shape[0]} {shape[1]}: {", ".join(map(str, bad))} is not a multiple '
+                f'--shape {shape[0]} {shape[1]}: {" and ".join(map(str, bad))} {verb} '
                 f'of the ViT patch size {patch} (PyTorch would pad the image; the exported '
                 f'graph takes exactly H x W). Use {near}.')
     return int(shape[0]), int(shape[1])
@@ -118,7 +119,7 @@ def trace(module: StaticSegmentor, example):
             f'torch.export cannot trace {where}: {_first_line(error)}. The graph must be '
             f'the same for every image of the export size: make {where.split(" ")[0]} '
             'free of Python branches on tensor values and of conversions to numpy or Python '
-            'numbers, or export a config without it (the full error is chained above).'
+            'numbers, or export a config without it.'
         ) from error
 
 

@@ -64,12 +64,19 @@ class DeployInfo:
         return cls(**json.loads(props[KEY]))
 
 
-def open_session(path, threads: int = 0):
+def open_session(path, threads: int = 0, spinning: bool = True):
     """An onnxruntime CPU session on ``path`` (a file, or a model's bytes) and the
-    model's :class:`DeployInfo`."""
+    model's :class:`DeployInfo`.
+
+    ``threads``: intra-op threads (0: onnxruntime's default, one per core);
+    ``spinning=False``: its threads sleep between runs instead of spinning (for
+    benchmarks that run other work in between).
+    """
     import onnxruntime as ort
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # 0: onnxruntime's default, all cores
+    options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
     name = path if isinstance(path, str) else 'the model'
     return session, DeployInfo.from_metadata(session.get_modelmeta().custom_metadata_map,

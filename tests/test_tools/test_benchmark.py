@@ -104,3 +104,19 @@ def test_quick_infer_tool_section_times_the_tool_against_a_bare_loop(tmp_path):
                              'tools/infer.py prediction only (no files), batch 1']
     assert all(entry['median_s'] > 0 for entry in section.values())
     assert 'tools/infer.py overhead at batch 1' in stdout and 'images/s' in stdout
+
+
+def test_quick_deploy_section_times_onnxruntime_against_pytorch(tmp_path):
+    """The demo model exported (parity checked), PyTorch vs onnxruntime fp32 and int8,
+    with each one's mIoU and agreement with PyTorch."""
+    stdout, report = run_quick(tmp_path, '--sections', 'deploy')
+    section = report['sections']['deploy']
+    names = ['PyTorch (eager, no_grad)', 'onnxruntime fp32', 'onnxruntime int8 (dynamic)']
+    assert list(section) == names
+    assert all(entry['median_s'] > 0 for entry in section.values())
+    accuracy = report['deploy']['accuracy']
+    assert accuracy[names[0]]['agreement'] == 1.0  # PyTorch against itself
+    assert accuracy[names[1]]['agreement'] >= 0.999  # the export's parity bar
+    assert 0 <= accuracy[names[2]]['agreement'] <= 1
+    assert 'pixels of the same class 100' in report['deploy']['parity']
+    assert 'ONNX deployment on the CPU' in stdout and '| onnxruntime int8 (dynamic) |' in stdout

@@ -25,6 +25,10 @@ Sections:
 * ``infer_tool``: images/s of ``tools/infer.py``'s code path (decode, predict, write
   the PNGs) against a bare ``inference_model`` loop on the demo model (``bench_infer``),
   opt-in.
+* ``deploy``: onnxruntime (CPU) against PyTorch on the demo model exported to ONNX
+  (``tools/deploy/export_onnx.py``), fp32 and dynamic int8, with their mIoU and pixel
+  agreement on the demo validation set (``bench_deploy``; ``--deploy-checkpoint``),
+  opt-in.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full and one-way visibility, in fp32 and AMP (fp16 with
@@ -75,7 +79,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
                         choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'seg_check',
-                                 'infer_tool'])
+                                 'infer_tool', 'deploy'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -106,6 +110,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--settle', type=int, default=None,
                         help='untimed steps of a case before each timed one (default: 1 on '
                         'CPU, 0 on CUDA; see bench_utils.time_cases)')
+    parser.add_argument('--deploy-checkpoint', default=None,
+                        help="deploy: the demo config's checkpoint (default: "
+                        "work_dirs/demo's, if tools/run_demo.sh ran; else random weights)")
     parser.add_argument('--no-memory', action='store_true', help='skip memory measurement')
     parser.add_argument('--json', default=None, help='also write the results here')
     args = parser.parse_args(argv)
@@ -294,6 +301,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                             cases, [('bare loop', bench_infer.BARE)], images)
                       + bench_infer.overhead_line(cases))
 
+    deploy = _deploy_section(args, sections, tables) if 'deploy' in args.sections else None
+
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:
         tables.append(targets_table(checked))
@@ -306,7 +315,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     result = dict(machine=machine, args=vars(args),
                   sections={name: results_dict(cases) for name, cases in sections.items()},
                   targets=[dict(target=n, median_ratio=v, best_ratio=b, limit=lim)
-                           for n, v, b, lim in checked], seg_check=seg_check)
+                           for n, v, b, lim in checked], seg_check=seg_check,
+                  deploy=deploy)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result
@@ -317,6 +327,22 @@ def _measure(cases: List[Case], device: torch.device, warmup: int, reps: int,
     time_cases(cases, device, warmup, reps, settle)
     if not no_memory:
         measure_memory(cases, device)
+
+
+def _deploy_section(args: argparse.Namespace, sections: Dict[str, List[Case]],
+                    tables: List[str]) -> Dict[str, object]:
+    """onnxruntime against PyTorch, on the CPU whatever ``--device`` (``bench_deploy``)."""
+    import bench_deploy
+    cases, summary = bench_deploy.deploy_cases(
+        args.quick, args.deploy_checkpoint or bench_deploy.demo_checkpoint())
+    sections['deploy'] = cases
+    _measure(cases, torch.device('cpu'), min(args.warmup, 1), args.seg_reps, args.settle,
+             no_memory=True)
+    shape = summary['shape']
+    tables.append(table(f'ONNX deployment on the CPU, demo model, {shape[0]}x{shape[1]}',
+                        cases, [('PyTorch', bench_deploy.PYTORCH)], 1)
+                  + '\n' + bench_deploy.accuracy_table(summary))
+    return summary
 
 
 if __name__ == '__main__':

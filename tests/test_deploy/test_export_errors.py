@@ -1,0 +1,126 @@
+"""What the ONNX export refuses, and what it never leaves behind: another model's
+checkpoint, a size that is not a multiple of the patch, a part that cannot be traced
+(named), an interrupted export and a failed parity check (nothing at --out)."""
+import math
+
+import numpy as np
+import pytest
+from mmseg.models.decode_heads import UPerHead
+from mmseg.registry import MODELS
+
+from mmseg_expres.deploy import parity as parity_module
+from mmseg_expres.deploy import export as export_module
+from mmseg_expres.deploy.parity import compare
+
+from ..test_apis.test_model_loading import trained_task_checkpoint, write_user_config
+from .deploy_runs import export_main
+
+
+@MODELS.register_module(force=True)
+class BranchOnValuesHead(UPerHead):
+    """A head whose output depends on a Python branch on its values: not traceable."""
+
+    def forward(self, inputs):
+        out = super().forward(inputs)
+        return out * 2 if out.mean() > 0 else out
+
+
+def user_model(folder, method: str = 'linear', extra: str = ''):
+    config = write_user_config(folder, method)
+    if extra:
+        text = open(config).read().replace("decode_head=dict(", f"decode_head=dict({extra}")
+        open(config, 'w').write(text)
+    task = str(folder / 'task.pth')
+    trained_task_checkpoint(config, task)
+    return config, task
+
+
+@pytest.fixture(scope='module')
+def linear(tmp_path_factory):
+    return user_model(tmp_path_factory.mktemp('linear'))
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path, capsys):
+    lora_config, lora_task = user_model(tmp_path / 'lora', 'lora')
+    ssf_config, _ = user_model(tmp_path / 'ssf', 'ssf')
+    out = tmp_path / 'model.onnx'
+    assert export_main([ssf_config, lora_task, '--out', str(out)]) == 1
+    assert 'trained with LoRA' in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_shape_off_the_patch_grid_is_refused_with_the_sizes_to_use(linear, tmp_path,
+                                                                    capsys):
+    out = tmp_path / 'model.onnx'
+    assert export_main([*linear, '--out', str(out), '--shape', '30', '32']) == 1
+    err = capsys.readouterr().err
+    assert 'not a multiple of the ViT patch size 8' in err and 'Use 24 / 32' in err
+    assert not out.exists()
+
+
+def test_a_part_that_cannot_be_traced_is_named(tmp_path, capsys):
+    config, task = user_model(tmp_path, extra="type='BranchOnValuesHead', ")
+    out = tmp_path / 'model.onnx'
+    assert export_main([config, task, '--out', str(out)]) == 1
+    err = capsys.readouterr().err
+    assert 'torch.export cannot trace decode_head (BranchOnValuesHead)' in err, err
+    assert not out.exists()
+
+
+def test_an_interrupted_write_leaves_no_file(linear, tmp_path, monkeypatch):
+    """Ctrl-C halfway through writing the file: neither the file nor a temporary one."""
+    real = export_module.atomic_write
+
+    class HalfWritten:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            self.f.write(data[:len(data) // 2])
+            raise KeyboardInterrupt
+
+    def interrupted(path, mode):
+        class Context:
+            def __enter__(self):
+                self.inner = real(path, mode)
+                return HalfWritten(self.inner.__enter__())
+
+            def __exit__(self, *exc):
+                return self.inner.__exit__(*exc)
+        return Context()
+
+    monkeypatch.setattr(export_module, 'atomic_write', interrupted)
+    out = tmp_path / 'deep' / 'model.onnx'
+    with pytest.raises(KeyboardInterrupt):
+        export_main([*linear, '--out', str(out)])
+    assert list((tmp_path / 'deep').iterdir()) == []
+
+
+def test_failed_parity_exits_1_and_writes_nothing(linear, tmp_path, monkeypatch, capsys):
+    real = parity_module.torch_logits
+
+    def other_model(model, image):  # PyTorch disagrees with the graph on every pixel
+        logits = real(model, image)
+        return np.roll(logits, 1, axis=0)
+    monkeypatch.setattr(parity_module, 'torch_logits', other_model)
+    out = tmp_path / 'model.onnx'
+    assert export_main([*linear, '--out', str(out)]) == 1
+    assert 'nothing was written' in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_parity_fails_on_nan_and_below_the_agreement():
+    logits = np.random.default_rng(0).normal(size=(3, 40, 25)).astype(np.float32)
+    classes = logits.argmax(0)
+    same = compare([(logits, classes, logits)])
+    assert same.passed and same.max_abs == 0 and same.agreement == 1
+    nan = logits.copy()
+    nan[0, 0, 0] = np.nan
+    assert math.isnan(compare([(nan, classes, logits)]).max_abs)
+    assert not compare([(nan, classes, logits)]).passed
+    assert not compare([(logits, classes, nan)]).passed  # a NaN in PyTorch's too
+    off = classes.copy()
+    off.flat[:2] = (off.flat[:2] + 1) % 3  # 2 of 1000 pixels: 99.8 %
+    assert not compare([(logits, off, logits)]).passed
+    off.flat[1] = classes.flat[1]  # 1 of 1000: 99.9 %, the limit
+    assert compare([(logits, off, logits)]).passed
