@@ -23,6 +23,7 @@ setup(
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt') + read_requirements('mmcv.txt'),
     extras_require={'tests': read_requirements('tests.txt'),
-                    'demo': read_requirements('demo.txt')},
+                    'demo': read_requirements('demo.txt'),
+                    'deploy': read_requirements('deploy.txt')},
     license='Apache-2.0',
 )

@@ -5,7 +5,7 @@
 #   3. mmcv 2.1.0 with compiled CPU ops, built from its source release once and cached
 #      as a wheel (default cache: ~/.cache/mmseg-expres/wheels), because PyPI has no
 #      mmcv 2.1.0 wheel and mmsegmentation 1.2.2 refuses mmcv >= 2.2.0,
-#   4. the runtime, test and demo requirements and this package (editable),
+#   4. the runtime, test, demo and deploy requirements and this package (editable),
 #   5. as root on Debian, the chromium and chromium-driver packages that the web page's
 #      browser test drives (apt; skipped when /usr/bin/chromium is there).
 # A second run with unchanged requirements returns in about a second; a second set-up
@@ -100,11 +100,12 @@ else
 fi
 flock -u 9
 
-log "installing mmcv, runtime, test and demo requirements"
+log "installing mmcv, runtime, test, demo and deploy requirements"
 pip_install "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-*.whl
-# demo.txt is the `demo` extra (`pip install -e .[demo]`): the web page, tools/web_demo.py
+# demo.txt is the `demo` extra (`pip install -e .[demo]`): the web page, tools/web_demo.py;
+# deploy.txt the `deploy` extra: ONNX export and onnxruntime (tools/deploy/)
 pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-  -r "$ROOT/requirements/demo.txt"
+  -r "$ROOT/requirements/demo.txt" -r "$ROOT/requirements/deploy.txt"
 pip_install --no-deps --no-build-isolation -e "$ROOT"
 
 "$PY" -m mmseg_expres.check_env
