@@ -17,19 +17,14 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
-from mmseg_expres.apis import load_config
-from mmseg_expres.datasets.segmentation.check_report import class_table, format_problems
-from mmseg_expres.datasets.segmentation.classes import read_classes
-from mmseg_expres.datasets.segmentation.label_check import (SplitSpec, check_split,
-                                                            splits_from_config)
+# Only the standard library before the arguments are parsed: --help and argument errors
+# are answered without importing torch or mmseg; main imports what the check needs.
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('source', help='a segmentation config, or a data set folder')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                         help='config overrides, e.g. data_root=... classes=...')
     parser.add_argument('--num-classes', type=int, help='(folder) number of classes')
     parser.add_argument('--classes', help='(folder) classes file, one name a line '
@@ -43,11 +38,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--reduce-zero-label', action='store_true',
                         help='(folder) 0 marks unlabelled pixels, classes are 1..C')
     parser.add_argument('--nproc', type=int, default=2, help='reading processes')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not osp.exists(args.source):
+        parser.error(f'no config file or data set folder {args.source}')
+    return args
 
 
 def folder_splits(args: argparse.Namespace):
     """The splits of a data set folder in the template's layout, and its class names."""
+    from mmseg_expres.datasets.segmentation.classes import read_classes
+    from mmseg_expres.datasets.segmentation.label_check import SplitSpec
     names = None
     classes = args.classes or osp.join(args.source, 'classes.txt')
     if args.classes or osp.isfile(classes):
@@ -70,8 +70,12 @@ def folder_splits(args: argparse.Namespace):
 
 def main() -> int:
     args = parse_args()
+    from mmseg_expres.apis import load_config
+    from mmseg_expres.apis.runner_setup import parse_cfg_options
+    from mmseg_expres.datasets.segmentation.check_report import class_table, format_problems
+    from mmseg_expres.datasets.segmentation.label_check import check_split, splits_from_config
     if osp.isfile(args.source) and args.source.endswith('.py'):
-        cfg = load_config(args.source, args.cfg_options)
+        cfg = load_config(args.source, parse_cfg_options(args.cfg_options))
         specs = splits_from_config(cfg)
         from mmseg.registry import DATASETS
         dataset = cfg.train_dataloader.dataset

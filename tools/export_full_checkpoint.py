@@ -15,11 +15,8 @@ the exported model is a plain ViT with the heads, at plain-ViT inference cost
 import argparse
 import os.path as osp
 
-import torch
-from mmengine.config import DictAction
-
-from mmseg_expres.apis import init_model, load_checked_config
-from mmseg_expres.utils.checkpoint_files import atomic_write
+# Only the standard library before the arguments are parsed: --help and argument errors
+# are answered without importing torch or mmseg; main imports what the export needs.
 
 
 def output_paths(config: str, task_checkpoint: str, out: str) -> tuple:
@@ -45,15 +42,23 @@ def main() -> None:
     parser.add_argument('out')
     parser.add_argument('--merge', action='store_true',
                         help='fold LoRA or SSF into the ViT weights (PeftViT configs)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                         help='e.g. model.backbone.pretrained=PATH')
     args = parser.parse_args()
+    for name in ('config', 'task_checkpoint'):
+        if not osp.isfile(getattr(args, name)):
+            parser.error(f'no {name} file {getattr(args, name)}')
     out, out_cfg = output_paths(args.config, args.task_checkpoint, args.out)
+    import torch
+
+    from mmseg_expres.apis import init_model, load_checked_config
+    from mmseg_expres.apis.runner_setup import parse_cfg_options
+    from mmseg_expres.utils.checkpoint_files import atomic_write
 
     # the config as every tool reads it (a custom-data config's classes resolved); the
     # backbone's fingerprint check fails if its ViT is not the one the checkpoint was
     # trained with
-    cfg = load_checked_config(args.config, args.cfg_options)
+    cfg = load_checked_config(args.config, parse_cfg_options(args.cfg_options))
     model = init_model(cfg, args.task_checkpoint)
     if args.merge:
         if not hasattr(model.backbone, 'merge_'):

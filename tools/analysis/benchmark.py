@@ -25,6 +25,9 @@ Sections:
 * ``infer_tool``: images/s of ``tools/infer.py``'s code path (decode, predict, write
   the PNGs) against a bare ``inference_model`` loop on the demo model (``bench_infer``),
   opt-in.
+* ``tool_start``: seconds from ``python tools/<tool>.py --help`` (and from an argument
+  error) to its answer, in fresh processes, beside the import the work needs
+  (``bench_tool_start``; target: ``--help`` under 1 s), opt-in.
 * ``deploy``: onnxruntime (CPU) against PyTorch on the demo model exported to ONNX
   (``tools/deploy/export_onnx.py``), fp32 and dynamic int8, with their mIoU and pixel
   agreement on the demo validation set (``bench_deploy``; ``--deploy-checkpoint``),
@@ -79,7 +82,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
                         choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'seg_check',
-                                 'infer_tool', 'deploy'])
+                                 'infer_tool', 'deploy', 'tool_start'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -303,6 +306,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
 
     deploy = _deploy_section(args, sections, tables) if 'deploy' in args.sections else None
 
+    tool_start = None
+    if 'tool_start' in args.sections:
+        import bench_tool_start
+        tool_start = bench_tool_start.run(2 if args.quick else args.reps,
+                                          ['infer.py'] if args.quick else None)
+        tables.append(bench_tool_start.table(tool_start))
+
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
     if checked:
         tables.append(targets_table(checked))
@@ -316,7 +326,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                   sections={name: results_dict(cases) for name, cases in sections.items()},
                   targets=[dict(target=n, median_ratio=v, best_ratio=b, limit=lim)
                            for n, v, b, lim in checked], seg_check=seg_check,
-                  deploy=deploy)
+                  deploy=deploy, tool_start=tool_start)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result
