@@ -15,7 +15,9 @@ from .config_models import REPO, build_on_meta
 
 SETR = osp.join(REPO, 'configs', 'setr', '{}_vit-l16_setr-pup_8xb2-160k_ade20k-512x512.py')
 WIDTH, DEPTH = 1024, 24
-BIASES = DEPTH * 11 * WIDTH + 2 * WIDTH  # BitFit: 11d per block, patch embed, final norm
+# BitFit: 11d per block and the patch embedding; SETR reads maps without the final norm,
+# so that norm's bias changes no output and does not train
+BIASES = DEPTH * 11 * WIDTH + WIDTH
 PRE_LOGITS = WIDTH * WIDTH + WIDTH  # the ImageNet-21k checkpoints' representation layer
 #: method -> (VPT's tuned parameters, millions; the backbone's closed form)
 VPT_TABLE = {

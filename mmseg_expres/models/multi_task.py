@@ -10,12 +10,12 @@ and the extra cost is that of ``sum_t K_t`` rows per block (50 rows against 197 
 for ten K=5 tasks on ViT-B/16 at 224).
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from .backbones.arguments import READOUTS, check_choice
+from .backbones.arguments import READOUTS, TOKEN_READOUTS, check_choice
 from .backbones.expres_block import NO_RESIDUALS, one_way_blocks_together
 from .backbones.expres_prompts import ExpresPrompts
 from .backbones.expres_vit import ExpresViT
@@ -29,8 +29,10 @@ class ExpresTask:
     Attributes:
         prompts: the task's output tokens (K, d) and residual prompts (L_r, K, d) per site.
         head: maps the (B, C) readout feature to the task's prediction.
-        readout: ``'mean'`` (B, d), ``'concat'`` (B, K*d) of the normed final tokens, or
-            ``'cls'`` (B, d), the normed class token (then the prompts play no part).
+        readout: ``'mean'`` (B, d) or ``'concat'`` (B, K*d) of the normed final tokens
+            (:data:`TOKEN_READOUTS`; ``'cls'``, the class token, is refused: in one-way
+            visibility the image rows never see the prompts, so they could not change
+            the answer).
     """
 
     prompts: ExpresPrompts
@@ -40,7 +42,16 @@ class ExpresTask:
     @classmethod
     def from_model(cls, model: ExpresViT, head: Optional[nn.Module] = None,
                    readout: Optional[str] = None) -> 'ExpresTask':
-        """Take the prompts (and readout) of a trained single-task ``ExpresViT``."""
+        """Take the prompts (and readout) of a trained single-task ``ExpresViT``.
+
+        The model must be one-way: prompts trained with full visibility shaped the image
+        rows, which the shared image path here never lets them do.
+        """
+        if model.visibility != 'one_way':
+            raise ValueError(f"MultiTaskExpres runs every task one-way; this model was "
+                             f"built with visibility='{model.visibility}', so its prompts "
+                             'would answer differently here. Train the task with '
+                             "visibility='one_way'.")
         return cls(model.prompts, head if head is not None else nn.Identity(),
                    readout or model.readout or 'mean')
 
@@ -84,6 +95,12 @@ class MultiTaskExpres(nn.Module):
             raise ValueError('MultiTaskExpres needs at least one task.')
         for index, task in enumerate(tasks):
             check_choice(f'task {index}: readout', task.readout, READOUTS)
+            if task.readout not in TOKEN_READOUTS:
+                raise ValueError(
+                    f"task {index}: readout='{task.readout}' reads the class token, which "
+                    'in one-way visibility never sees the prompts: the task would answer '
+                    'the same with any prompts. Use a token readout, one of '
+                    f'{TOKEN_READOUTS}, or the plain frozen ViT for a class-token probe.')
             if task.prompts.num_tokens == 0 or \
                     task.prompts.tokens.shape[1] != backbone.embed_dim:
                 raise ValueError(f'task {index}: needs K > 0 prompts of width '
@@ -114,27 +131,27 @@ class MultiTaskExpres(nn.Module):
         return concatenated
 
     @torch.no_grad()
-    def encode(self, images: Tensor) -> Tuple[Optional[Tensor], List[Tensor]]:
+    def encode(self, images: Tensor) -> List[Tensor]:
         """One image path, all tasks' token paths.
+
+        Every task reads its tokens only, so the last block runs only the token rows.
 
         Args:
             images: (B, 3, H, W).
 
         Returns:
-            The final image rows (B, P + N, d), or None when no task's readout is
-            ``'cls'`` (then the last block runs only the token rows), and, per task, its
-            final output-token states (B, K_t, d) before the final LayerNorm.
+            Per task, its final output-token states (B, K_t, d) before the final
+            LayerNorm.
         """
         vit = self.backbone.vit
         z_image = self.backbone.embed_images(images)
         tokens = torch.cat([prompts.tokens for prompts in self.task_prompts], dim=0)
         z = torch.cat([z_image, vit.norm_pre(tokens).expand(images.shape[0], -1, -1)], dim=1)
         mask = task_attention_mask(z_image.shape[1], self.sizes, images.device)
-        # the final image rows are read only by a task whose readout is 'cls'
-        _, final_image, tokens = one_way_blocks_together(
+        _, _, tokens = one_way_blocks_together(
             vit.blocks, z, self.residuals_at, sum(self.sizes), token_mask=mask,
-            final_image='cls' in self.readouts)
-        return final_image, list(tokens.split(self.sizes, dim=1))
+            final_image=False)
+        return list(tokens.split(self.sizes, dim=1))
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> List[Tensor]:
@@ -146,7 +163,7 @@ class MultiTaskExpres(nn.Module):
         Returns:
             One ``head(readout)`` output per task, e.g. (B, C_t) logits.
         """
-        final_image, task_tokens = self.encode(images)
+        task_tokens = self.encode(images)
         norm = self.backbone.vit.norm
-        return [head(readout_feature(readout, tokens, final_image, norm))
+        return [head(readout_feature(readout, tokens, None, norm))
                 for tokens, readout, head in zip(task_tokens, self.readouts, self.heads)]

@@ -46,9 +46,14 @@ def check_readout(readout: Optional[str], num_tokens: int, output_tokens: bool) 
     """``readout`` is None or a known readout, and token outputs have tokens to read."""
     if readout is not None:
         check_choice('readout', readout, READOUTS)
-    if (output_tokens or readout in TOKEN_READOUTS) and num_tokens == 0:
+    if reads_tokens(readout, output_tokens) and num_tokens == 0:
         raise ValueError(f'output_tokens and readout={TOKEN_READOUTS} read the output '
                          'tokens and need num_tokens > 0.')
+
+
+def reads_tokens(readout: Optional[str], output_tokens: bool) -> bool:
+    """Whether an output reads the output tokens themselves (not only the image rows)."""
+    return output_tokens or readout in TOKEN_READOUTS
 
 
 def check_num_tokens(num_tokens: Any, minimum: int, hint: str = '') -> None:
@@ -66,6 +71,14 @@ def check_expres_args(num_tokens: int, residual_sites: Sequence[str], visibility
     check_choice('token_init', token_init, TOKEN_INITS)
     check_num_tokens(num_tokens, 0)
     check_readout(readout, num_tokens, output_tokens)
+    if visibility == 'one_way' and num_tokens and not reads_tokens(readout, output_tokens):
+        what = f"readout='{readout}'" if readout else 'no readout and no output_tokens'
+        raise ValueError(
+            f"visibility='one_way' hides the output tokens from the image rows, and {what} "
+            'reads the image rows only: the prompts would train and never change an '
+            "output. Use visibility='full' (the image rows see the tokens, as in "
+            f"segmentation), or read the tokens: readout in {TOKEN_READOUTS} or "
+            'output_tokens=True.')
     if not frozen and visibility == 'one_way' and one_way_impl == 'split':
         raise ValueError("one_way_impl='split' runs the ViT without gradients; use "
                          "one_way_impl='masked' to fine-tune the ViT (frozen=False).")

@@ -59,7 +59,10 @@ class ExpresViT(FrozenViTBackbone):
             ``('ln', 'q', 'k', 'v', 'proj', 'ln2', 'mlp')``.
         residual_layers: absolute block indices with residual prompts; None means all.
         visibility: ``'full'`` (every token sees every token; segmentation) or
-            ``'one_way'`` (image rows do not see output tokens; classification).
+            ``'one_way'`` (image rows do not see output tokens; classification). With
+            K > 0, one-way needs an output that reads the tokens (``readout`` ``'mean'``
+            or ``'concat'``, or ``output_tokens``): maps and ``'cls'`` read image rows,
+            which the prompts then never reach (a ValueError says so).
         one_way_impl: ``'split'`` runs the image path without autograd and only the K
             token rows with gradients (method section 4); without autograd (inference)
             it runs all rows through each layer together and splits only the attention.

@@ -1,7 +1,7 @@
 """What every prompt-tuning backbone here shares: a wrapped, frozen, fingerprinted timm ViT."""
 import hashlib
 import re
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
@@ -71,6 +71,12 @@ def readout_feature(readout: str, tokens: Optional[Tensor], final_image: Optiona
     return normed.mean(dim=1) if readout == 'mean' else normed.flatten(1)
 
 
+#: The parts of a timm ViT before its blocks (token embedding); an output that reads any
+#: block reads them. Other parts outside the blocks (timm's ``fc_norm``, ``attn_pool``,
+#: ``head``) are never applied here.
+EMBEDDING_PARTS = ('cls_token', 'reg_token', 'pos_embed', 'patch_embed', 'norm_pre')
+
+
 def plain_vit_key(key: str) -> str:
     """The timm key of a ViT tensor whose layer an adapter wraps (peft's ``base_layer``)."""
     return key.replace('.base_layer.', '.')
@@ -92,6 +98,12 @@ def tuning_method(state_dict: dict, prefix: str) -> Tuple[str, str]:
     return 'no prompts or adapters', ''
 
 
+def _vit_part(name: str) -> str:
+    """The part of the ViT a parameter belongs to, for messages: ``blocks.3``, ``norm``."""
+    parts = name.split('.')
+    return '.'.join(parts[:2]) if parts[0] == 'blocks' else parts[0]
+
+
 class FrozenViTBackbone(BaseModule):
     """A timm ViT wrapped (not subclassed), loaded strictly, frozen and fingerprinted.
 
@@ -100,14 +112,23 @@ class FrozenViTBackbone(BaseModule):
     * Frozen: ``requires_grad=False`` on every ViT parameter (but its biases with
       ``tune_bias``), and the ViT stays in eval mode under ``train()`` (no dropout, no
       drop-path).
+    * Only what an output reads trains (:meth:`reads_vit_parameter`): the final norm
+      only where an output applies it, no block after the last one an output reads.
+      A tensor that trains without reaching the loss never gets a gradient, and
+      ``MMDistributedDataParallel`` (``find_unused_parameters=False``) stops at the
+      second iteration. Which ViT tensors the method tunes and which of them train is
+      fixed when the backbone is built (:meth:`finish_setup`), not read from the live
+      ``requires_grad``: freezing the model (``requires_grad_(False)``) changes neither
+      what a task checkpoint holds nor the fingerprint.
     * ``init_weights`` is the subclass's and must not recurse into ``self.vit``: timm's
       own ``init_weights`` would wipe the pretrained weights.
     * ``frozen_fingerprint_buffer`` (8 bytes of SHA-256 of the ViT) travels in every
       checkpoint; loading one onto a ViT with other weights raises
       :class:`CheckpointMismatchError`, and a checkpoint without the ViT (a task
-      checkpoint) loads without "missing keys" once the fingerprint matches. Trainable
-      ViT tensors (``tune_bias``; LoRA, AdaptFormer, SSF in :class:`PeftViT`) are left
-      out of the fingerprint and kept in task checkpoints; a checkpoint of another
+      checkpoint) loads without "missing keys" once the fingerprint matches. ViT tensors
+      the method tunes (``tune_bias``; LoRA, AdaptFormer, SSF in :class:`PeftViT`) are
+      left out of the fingerprint; those of them that train
+      (:meth:`trainable_vit_keys`) are kept in task checkpoints; a checkpoint of another
       tuning method (:func:`tuning_method`) raises :class:`CheckpointMismatchError`.
 
     Outputs (:meth:`assemble_outputs`): the NCHW maps of ``out_indices``, then the normed
@@ -153,21 +174,40 @@ class FrozenViTBackbone(BaseModule):
         self.tune_bias = tune_bias
         self.embed_dim = self.vit.embed_dim
         self.num_prefix_tokens = self.vit.num_prefix_tokens
+        # set by finish_setup (record_tuned_vit_keys), once the method's tensors are in
+        self._tuned_vit_keys: FrozenSet[str] = frozenset()
+        self._trainable_vit_keys: FrozenSet[str] = frozenset()
 
     def finish_setup(self, description: str) -> None:
         """Initialise the trainable parameters, freeze the ViT, log the counts."""
         self.init_weights()
+        unread = self.record_tuned_vit_keys()
         if self.frozen:
-            for name, param in self.vit.named_parameters():
-                param.requires_grad_(self.tunes_vit_parameter(name))
             self.vit.eval()
             self.register_buffer('frozen_fingerprint_buffer', self.frozen_fingerprint())
             self.register_load_state_dict_pre_hook(self._remember_load_prefix)
             self.register_load_state_dict_post_hook(self._check_fingerprint)
         trainable, total = self.num_trainable_params()
         print_log(f'{type(self).__name__}({self.arch}, {description}): {trainable:,} '
-                  f'trainable of {total:,} parameters ({100.0 * trainable / total:.3f}%)',
-                  logger='current')
+                  f'trainable of {total:,} parameters ({100.0 * trainable / total:.3f}%)'
+                  + (f'; frozen because no output reads them: {", ".join(unread)}'
+                     if unread else ''), logger='current')
+
+    def record_tuned_vit_keys(self) -> List[str]:
+        """Fix which ViT tensors the method tunes and which of them train; set
+        ``requires_grad`` to match. Returns the parts tuned but frozen, unread.
+
+        Tuned: every ViT parameter when fine-tuning, else :meth:`tunes_vit_parameter`.
+        Trained: the tuned ones some output reads (:meth:`reads_vit_parameter`).
+        """
+        names = [name for name, _ in self.vit.named_parameters()]
+        tuned = frozenset(n for n in names if not self.frozen or self.tunes_vit_parameter(n))
+        self._tuned_vit_keys = tuned
+        self._trainable_vit_keys = frozenset(n for n in tuned if self.reads_vit_parameter(n))
+        for name, param in self.vit.named_parameters():
+            param.requires_grad_(name in self._trainable_vit_keys)
+        return sorted({_vit_part(n) for n in tuned - self._trainable_vit_keys},
+                      key=lambda part: (part.count('.'), len(part), part))
 
     def train(self, mode: bool = True) -> 'FrozenViTBackbone':
         """Set train mode on the prompts; a frozen ViT stays in eval (no dropout)."""
@@ -183,28 +223,68 @@ class FrozenViTBackbone(BaseModule):
                 sum(p.numel() for p in params))
 
     def tunes_vit_parameter(self, name: str) -> bool:
-        """Whether the frozen ViT's parameter ``name`` trains (its biases with ``tune_bias``).
+        """Whether the frozen ViT's parameter ``name`` is one the method tunes (its biases
+        with ``tune_bias``); it trains where an output reads it.
 
         Subclasses that put tuned tensors inside the ViT (LoRA, SSF) extend this.
         """
         return self.tune_bias and name.endswith('bias')
 
+    def last_read_block(self) -> int:
+        """The last block some output depends on (-1: none).
+
+        Output tokens and readouts come out of the last block; maps alone, out of the
+        last of ``out_indices``, and the blocks after it change no output.
+        """
+        if self.output_tokens or self.readout is not None:
+            return self.depth - 1
+        return self.out_indices[-1] if self.out_indices else -1
+
+    def normed_maps(self) -> Tuple[int, ...]:
+        """Positions in ``out_indices`` of the maps the final norm is applied to."""
+        if self.final_norm == 'all':  # DINOv2's get_intermediate_layers(norm=True)
+            return tuple(range(len(self.out_indices)))
+        if self.final_norm and self.out_indices and self.out_indices[-1] == self.depth - 1:
+            return (len(self.out_indices) - 1,)
+        return ()
+
+    def reads_vit_parameter(self, name: str) -> bool:
+        """Whether some output depends on the ViT's parameter ``name``.
+
+        The embedding whenever a block is read; a block up to :meth:`last_read_block`;
+        the final norm where token outputs, a readout or a normed map apply it.
+        """
+        part, _, rest = name.partition('.')
+        if part == 'blocks':
+            return int(rest.partition('.')[0]) <= self.last_read_block()
+        if part == 'norm':
+            return bool(self.output_tokens or self.readout is not None or self.normed_maps())
+        return part in EMBEDDING_PARTS and self.last_read_block() >= 0
+
     @property
     def vit_trains(self) -> bool:
         """Whether a gradient must reach ViT parameters (fine-tuning, bias tuning)."""
-        return not self.frozen or bool(self.trainable_vit_keys())
+        return not self.frozen or bool(self._trainable_vit_keys)
 
     def trainable_vit_keys(self) -> Set[str]:
-        """State-dict keys (relative to ``vit.``) of ViT tensors that train."""
-        return {name for name, p in self.vit.named_parameters() if p.requires_grad}
+        """State-dict keys (relative to ``vit.``) of the ViT tensors that train.
+
+        Fixed when the backbone is built (:meth:`record_tuned_vit_keys`) from the method
+        and the outputs, whatever ``requires_grad`` says later: this is what a task
+        checkpoint holds and must hold.
+        """
+        return set(self._trainable_vit_keys)
 
     # ------------------------------------------------------------ fingerprint
     def frozen_fingerprint(self) -> Tensor:
-        """First 8 bytes of the SHA-256 of the frozen ViT tensors, as (8,) uint8."""
+        """First 8 bytes of the SHA-256 of the frozen ViT tensors, as (8,) uint8.
+
+        The tensors the method tunes are left out, those that train and those frozen
+        because no output reads them (their values change nothing).
+        """
         digest = hashlib.sha256()
-        trainable = self.trainable_vit_keys()
         for key, tensor in sorted(self.vit.state_dict().items()):
-            if key in trainable:
+            if key in self._tuned_vit_keys:
                 continue
             if tensor.is_meta:
                 return torch.zeros(8, dtype=torch.uint8)
@@ -218,8 +298,8 @@ class FrozenViTBackbone(BaseModule):
                               *args) -> None:
         """Pre-load hook: note where this module sits and whether the ViT comes along."""
         self._load_prefix = prefix
-        trainable = {prefix + 'vit.' + key for key in self.trainable_vit_keys()}
-        self._loads_vit = any(k.startswith(prefix + 'vit.') and k not in trainable
+        tuned = {prefix + 'vit.' + key for key in self._tuned_vit_keys}
+        self._loads_vit = any(k.startswith(prefix + 'vit.') and k not in tuned
                               for k in state_dict)
         if prefix + 'frozen_fingerprint_buffer' in state_dict:  # one of our backbones
             self.check_tuning_method(state_dict, prefix)
@@ -289,12 +369,11 @@ class FrozenViTBackbone(BaseModule):
         (``'all'``: every map).
         """
         grid = self.vit.patch_embed.dynamic_feat_size(images.shape[-2:])
-        if self.final_norm == 'all':  # DINOv2's get_intermediate_layers(norm=True)
-            image_states = [self.vit.norm(state) for state in image_states]
-        elif self.final_norm and self.out_indices and self.out_indices[-1] == self.depth - 1:
-            image_states = image_states[:-1] + [self.vit.norm(image_states[-1])]
+        normed = self.normed_maps()
         maps = []
-        for state in image_states:
+        for position, state in enumerate(image_states):
+            if position in normed:
+                state = self.vit.norm(state)
             patches = state[:, self.num_prefix_tokens:]
             maps.append(patches.transpose(1, 2).reshape(patches.shape[0], -1, *grid)
                         .contiguous())

@@ -2,7 +2,9 @@
 
 Unlike prompts, these methods put their tuned tensors inside the ViT's layers (as bias
 tuning does), so the ViT runs its own blocks (timm's ``Block.forward``) and the tuned
-tensors are ``vit.*`` keys that task checkpoints keep (``trainable_vit_keys``).
+tensors are ``vit.*`` keys that task checkpoints keep (``trainable_vit_keys``). A tuned
+tensor no output reads (SSF's scale of the final norm under maps without ``final_norm``,
+adapters of blocks after the last ``out_indices``) is frozen (``reads_vit_parameter``).
 """
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -120,7 +122,7 @@ class PeftViT(FrozenViTBackbone):
         check_peft_args(self.method, 0, self.readout, self.output_tokens, merged=True)
         (merge_lora if self.method == 'lora' else merge_ssf)(self.vit)
         self.merged = True
-        self.vit.requires_grad_(False)
+        self.record_tuned_vit_keys()  # nothing is tuned any more
         self.frozen_fingerprint_buffer.copy_(self.frozen_fingerprint())
 
     def forward(self, images: Tensor) -> Tuple[Tensor, ...]:

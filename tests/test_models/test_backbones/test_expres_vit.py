@@ -1,4 +1,6 @@
 """ExpresViT: parity with timm, one-way equivalence, gradients, freezing, validation."""
+import re
+
 import pytest
 import torch
 from torch.testing import assert_close
@@ -34,7 +36,7 @@ def test_plain_frozen_vit_equals_timm_forward_intermediates(images):
 @pytest.mark.parametrize('impl', ['split', 'masked'])
 def test_one_way_image_features_equal_frozen_vit(images, impl, grad):
     model = build_tiny(num_tokens=3, visibility='one_way', one_way_impl=impl,
-                       residual_sites=ALL_SITES, out_indices=(0, 3))
+                       residual_sites=ALL_SITES, out_indices=(0, 3), output_tokens=True)
     _randomise_prompts(model)
     expected = model.vit.forward_intermediates(images, indices=[0, 3], intermediates_only=True)
     with torch.set_grad_enabled(grad):
@@ -98,12 +100,13 @@ def test_one_way_inference_equals_masked_and_training_paths(images, sites, out_i
 
 
 @pytest.mark.parametrize('grad', [True, False])
-@pytest.mark.parametrize('out_indices,readout,skipped', [
-    ((), 'mean', True), ((1,), 'concat', True), ((3,), 'mean', False), ((), 'cls', False)])
+@pytest.mark.parametrize('out_indices,outputs,skipped', [
+    ((), dict(readout='mean'), True), ((1,), dict(readout='concat'), True),
+    ((3,), dict(readout='mean'), False), ((), dict(readout='cls', output_tokens=True), False)])
 def test_one_way_skips_last_block_image_rows_only_when_unread(images, grad, out_indices,
-                                                              readout, skipped):
+                                                              outputs, skipped):
     model = build_tiny(num_tokens=3, visibility='one_way', out_indices=out_indices,
-                       readout=readout)
+                       **outputs)
     rows_into_last_mlp = []
     model.vit.blocks[-1].mlp.register_forward_hook(
         lambda module, args, out: rows_into_last_mlp.append(args[0].shape[1]))
@@ -357,12 +360,30 @@ def test_output_token_rows_name_the_last_k_rows():
     (dict(pretrained='/no/such/file.pth'), 'not found'),
     (dict(visibility='two_way'), 'visibility'),
     (dict(token_init='zeros'), 'token_init'),
-    (dict(frozen=False, visibility='one_way'), 'masked'),
+    (dict(frozen=False, visibility='one_way', readout='mean'), 'masked'),
     (dict(init_cfg=dict(type='Pretrained', checkpoint='x')), 'init_cfg'),
 ])
 def test_bad_configuration_raises_clear_error(overrides, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         build_tiny(**overrides)
+
+
+@pytest.mark.parametrize('outputs,what', [
+    (dict(readout='cls'), "readout='cls'"),
+    (dict(out_indices=(1, 3)), 'no readout and no output_tokens'),
+    (dict(out_indices=(3,), final_norm=True, one_way_impl='masked'),
+     'no readout and no output_tokens')])
+def test_one_way_prompts_no_output_reads_are_refused(outputs, what):
+    """In one-way visibility only the token rows see the prompts: maps and the class
+    token would come out the same with any prompts, which would train for nothing."""
+    with pytest.raises(ValueError, match=rf"visibility='one_way'.*{re.escape(what)}.*never "
+                                         r"change an output.*visibility='full'.*"
+                                         r"readout in \('mean', 'concat'\) or output_tokens"):
+        build_tiny(num_tokens=3, visibility='one_way', **outputs)
+    # the same outputs are accepted when something reads the tokens, or with no prompts
+    build_tiny(num_tokens=3, visibility='one_way', output_tokens=True, **outputs)
+    build_tiny(num_tokens=0, visibility='one_way', **outputs)
+    build_tiny(num_tokens=3, visibility='full', **outputs)
 
 
 def test_trainable_parameters_are_logged(capsys):

@@ -110,9 +110,12 @@ def test_ssf_equals_the_direct_computation_at_each_kind_of_site():
     expected = F.conv2d(image, conv.base_layer.weight, conv.base_layer.bias, stride=8)
     assert_close(conv(image), expected * conv.ssf_scale[:, None, None]
                  + conv.ssf_shift[:, None, None])
-    # every site of SSF's code: 6 per block, the patch projection and the final norm
-    assert len([k for k in model.trainable_vit_keys() if k.endswith('ssf_scale')]) == \
-        6 * DEPTH + 2
+    # every site of SSF's code: 6 per block, the patch projection and the final norm,
+    # which trains only where an output applies it (not these maps without final_norm)
+    scales = [k for k, _ in model.vit.named_parameters() if k.endswith('ssf_scale')]
+    assert len(scales) == 6 * DEPTH + 2
+    assert set(scales) - model.trainable_vit_keys() == {'norm.ssf_scale'}
+    assert len(build_peft('ssf', final_norm=True).trainable_vit_keys()) == 2 * len(scales)
 
 
 @pytest.mark.parametrize('method', ['lora', 'ssf'])

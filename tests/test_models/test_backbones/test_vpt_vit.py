@@ -129,7 +129,8 @@ def test_every_readout_user_refuses_the_same_value_with_the_same_message():
     message = r"readout must be one of \('mean', 'concat', 'cls'\), got 'max'"
     builders = [lambda: build_vpt(readout='max'), lambda: build_tiny(readout='max'),
                 lambda: readout_feature('max', None, None, torch.nn.Identity()),
-                lambda: MultiTaskExpres(build_tiny(num_tokens=2, visibility='one_way'),
+                lambda: MultiTaskExpres(build_tiny(num_tokens=2, visibility='one_way',
+                                                   readout='mean'),
                                         [ExpresTask(build_tiny(num_tokens=2).prompts,
                                                     readout='max')])]
     for build in builders:
@@ -174,7 +175,7 @@ def test_vit_l16_bias_count_is_bitfits_closed_form():
     from mmseg_expres.models import ExpresViT
     with torch.device('meta'):
         model = ExpresViT(arch='vit_large_patch16_224', num_tokens=0, tune_bias=True,
-                          out_indices=(23,))
+                          out_indices=(23,), final_norm=True)  # the final norm's bias too
     assert model.num_trainable_params()[0] == _bias_count(1024, 24) == 272_384
 
 
@@ -195,7 +196,7 @@ def test_one_way_with_tuned_biases_takes_the_joint_path_and_matches_masked(image
 def test_task_checkpoint_keeps_tuned_biases_and_checks_the_frozen_rest(images):
     from mmseg_expres.engine import strip_frozen
     from mmseg_expres.models.backbones import CheckpointMismatchError
-    trained = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,))
+    trained = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,), final_norm=True)
     with torch.no_grad():
         for name, param in trained.named_parameters():
             if param.requires_grad:
@@ -203,14 +204,14 @@ def test_task_checkpoint_keeps_tuned_biases_and_checks_the_frozen_rest(images):
     task = strip_frozen(trained.state_dict(), trained)
     assert 'vit.blocks.0.attn.qkv.bias' in task and 'vit.blocks.0.attn.qkv.weight' not in task
     torch.manual_seed(0)  # the same "pretrained" ViT as `trained` was built with
-    fresh = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,))
+    fresh = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,), final_norm=True)
     assert not fresh.load_state_dict(task, strict=True).missing_keys
     assert_close(fresh(images)[0], trained(images)[0])
     incomplete = {k: v for k, v in task.items() if k != 'vit.norm.bias'}
     with pytest.raises(RuntimeError, match='vit.norm.bias'):
         fresh.load_state_dict(incomplete, strict=True)
     torch.manual_seed(1)
-    other = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,))
+    other = build_tiny(num_tokens=2, tune_bias=True, out_indices=(3,), final_norm=True)
     with pytest.raises(CheckpointMismatchError):
         other.load_state_dict(task, strict=True)
 
