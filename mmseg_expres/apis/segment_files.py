@@ -21,7 +21,7 @@ from torch import nn
 from ..visualization import class_palette, overlay, overlay_with_legend, save_index_png
 from ..visualization.drawing import PNG_COMPRESSION
 from ..visualization.palettes import PaletteSpec, drawing_palette
-from .fewshot_seg import Supports, segment_queries
+from .fewshot_seg import Supports, encode_supports, segment_queries
 from .media import Source, VideoFrames, VideoWriter, read_image
 
 VIDEO_LEGEND_ROWS = 8  # a video's frames share one size, so its legend has fixed room
@@ -55,7 +55,8 @@ class Segmenter:
         if supports is not None and not fewshot:
             raise ValueError(f'Supports are for the few-shot segmentor; this config builds '
                              f'a {type(model).__name__}: leave out --support.')
-        self.supports = supports
+        # encoded once: every batch of images and frames reuses the supports' prototypes
+        self.supports = None if supports is None else encode_supports(model, supports)
         meta = getattr(model, 'dataset_meta', None)
         if fewshot:
             trained = (meta or {}).get('palette') or [[0, 0, 0], [255, 64, 64]]

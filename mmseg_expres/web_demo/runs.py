@@ -13,7 +13,7 @@ import mmcv
 import numpy as np
 from torch import nn
 
-from ..apis import fewshot_segment
+from ..apis.fewshot_seg import encode_supports, prepare_supports, segment_queries
 from ..visualization import OBJECT_RGB, class_palette, class_shares, overlay, overlay_mask
 from .inputs import (DemoInputError, check_image_file, check_uploaded_mask, editor_picture,
                      painted_mask, read_image)
@@ -89,7 +89,8 @@ class SegmentDemo:
 
 
 class FewShotDemo:
-    """One-shot (up to 5-shot) segmentation with :func:`mmseg_expres.apis.fewshot_segment`.
+    """One-shot (up to 5-shot) segmentation, the references encoded once per click
+    (:func:`mmseg_expres.apis.fewshot_seg.segment_queries`).
 
     A reference is the image editor's value (picture + brush layers) and, optionally, an
     uploaded mask that replaces the painting.
@@ -131,14 +132,12 @@ class FewShotDemo:
             if isinstance(mask, np.ndarray):  # painted: offered for download, to reuse
                 files.append(osp.join(out_dir, f'reference{i + 1}_mask.png'))
                 mmcv.imwrite(mask, files[-1])
-        supports = [image for image, _ in refs]
-        support_masks = [mask for _, mask in refs]
+        try:  # once per click: each mask file is read once, the supports encoded once
+            encoded, encode_ms = _timed(self.encode, refs)
+        except ValueError as err:  # e.g. an uploaded mask in a format it refuses
+            raise DemoInputError(f'The references cannot be used: {err}') from err
         for path, image in query_images:
-            try:
-                found, ms = _timed(fewshot_segment, self.model, image, supports,
-                                   support_masks)
-            except ValueError as err:  # e.g. an uploaded mask in a format it refuses
-                raise DemoInputError(f'The references cannot be used: {err}') from err
+            (found,), ms = _timed(segment_queries, self.model, [image], encoded)
             pictures.append((overlay_mask(image[..., ::-1], found, OBJECT_RGB),
                              osp.basename(path)))
             files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
@@ -146,4 +145,12 @@ class FewShotDemo:
             lines.append(f'<li>{html.escape(osp.basename(path))}: {100 * found.mean():.1f}% '
                          f'of the image, model {ms:.0f} ms</li>')
         shots = f'{len(refs)} reference{"s" if len(refs) > 1 else ""}'
-        return Result(pictures, files, f'<p>From {shots}:</p><ul>{"".join(lines)}</ul>')
+        return Result(pictures, files, f'<p>From {shots} (encoded in {encode_ms:.0f} ms):'
+                                       f'</p><ul>{"".join(lines)}</ul>')
+
+    def encode(self, refs: Sequence[Tuple[np.ndarray, object]]):
+        """The references read, checked and through the model once, for every query
+        (:func:`~mmseg_expres.apis.fewshot_seg.encode_supports`)."""
+        supports = prepare_supports(self.model, [image for image, _ in refs],
+                                    [mask for _, mask in refs])
+        return encode_supports(self.model, supports)

@@ -63,3 +63,27 @@ def test_segment_tool_writes_the_picture_and_the_mask(folds_run, tmp_path):
                     '--query', image.format('2011_000000'), '--supports',
                     image.format('2011_000020'), '--masks'] + ['m.png'] * 2, check=False)
     assert bad.returncode != 0 and 'No such file: m.png' in bad.stderr
+
+
+def test_segment_tool_encodes_supports_once_for_several_queries(folds_run, tmp_path):
+    """Three queries in batches of 2 (the last one short) write the masks that each
+    query gives alone; several queries need --out-dir."""
+    voc, work = folds_run['voc'], folds_run['work']
+    checkpoint = json.load(open(osp.join(work, 'results.json')))['checkpoints']['0']
+    image = osp.join(voc, 'JPEGImages', '{}.jpg')
+    names = ['2011_000000', '2011_000001', '2011_000002']
+    common = [tool('fewshot_seg/segment.py'), folds_run['config'], checkpoint,
+              '--supports', image.format('2011_000020'), '--masks',
+              osp.join(voc, 'SegmentationClassAug', '2011_000020.png'), '--class-id', '1',
+              '--cfg-options', folds_run['options'][1]]
+    run_tool(common + ['--query', *[image.format(n) for n in names], '--batch-size', '2',
+                       '--out-dir', str(tmp_path / 'many')])
+    run_tool(common + ['--query', image.format(names[2]), '--out', str(tmp_path / 'one.png')])
+    assert all((tmp_path / 'many' / f'{name}.png').is_file() for name in names)
+    np.testing.assert_array_equal(  # the short batch's query
+        np.asarray(Image.open(str(tmp_path / 'many' / f'{names[2]}_mask.png'))),
+        np.asarray(Image.open(str(tmp_path / 'one_mask.png'))))
+    bad = run_tool(common + ['--query', image.format(names[0]), image.format(names[1])],
+                   check=False)
+    assert bad.returncode != 0 and '2 queries: give --out-dir' in bad.stderr
+

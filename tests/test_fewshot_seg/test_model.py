@@ -9,7 +9,8 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 from torch.testing import assert_close
 
-from mmseg_expres.apis.fewshot_seg import fewshot_segment, prepare_supports, segment_queries
+from mmseg_expres.apis.fewshot_seg import (encode_supports, fewshot_segment, prepare_supports,
+                                           segment_as_episodes, segment_queries)
 from mmseg_expres.apis.support_masks import SupportMaskError
 from mmseg_expres.models.fewshot_seg import (EpisodeDataPreProcessor, FewShotSegmentor,
                                              masked_average_pool)
@@ -124,6 +125,91 @@ def test_a_batch_of_queries_equals_one_at_a_time(user_model):
     batch = segment_queries(user_model, [_scene(3), _scene(4)], supports)
     single = [segment_queries(user_model, [_scene(s)], supports)[0] for s in (3, 4)]
     assert all(np.array_equal(a, b) for a, b in zip(batch, single))
+
+
+def _segmentor(backbone: dict) -> FewShotSegmentor:
+    return FewShotSegmentor(
+        backbone=backbone,
+        decode_head=dict(type='PrototypeMatchingHead', in_channels=32, num_levels=2,
+                         channels=8)).eval()
+
+
+@pytest.mark.parametrize('backbone', [
+    tiny_backbone_cfg(out_indices=(2, 3)),  # EXPRES, full visibility (the configs')
+    dict(tiny_backbone_cfg(out_indices=(2, 3), num_tokens=3), type='VPTViT', mode='deep')],
+    ids=['expres', 'vpt-deep'])
+@pytest.mark.parametrize('shot', [1, 5])
+def test_supports_encoded_once_give_the_logits_of_whole_episodes(backbone, shot):
+    """The ViT keeps each image to itself: prototypes of the supports encoded alone,
+    then queries in batches of 2 (5 queries: the last batch is short), give the logits
+    of the episode forward (each query with its supports in one backbone pass)."""
+    segmentor = _segmentor(backbone)
+    for name, param in segmentor.backbone.named_parameters():
+        if 'prompts' in name:  # prompts that change the features (residuals start at 0)
+            torch.nn.init.normal_(param)
+    queries, supports = torch.randn(5, 1, 3, 32, 32), torch.randn(1, shot, 3, 32, 32)
+    samples = _samples(5, shot, with_gt=False)
+    masks = samples[0].support_masks.data
+    for sample in samples:
+        sample.support_masks = PixelData(data=masks)
+    with torch.no_grad():
+        episodes = segmentor.predict(torch.cat([queries, supports.expand(5, -1, -1, -1, -1)],
+                                               dim=1), samples)
+        prototypes = segmentor.encode_supports(supports, masks[None])
+        once = [r for start in (0, 2, 4) for r in segmentor.predict_queries(
+            queries[start:start + 2], prototypes, samples[start:start + 2])]
+    for whole, encoded in zip(episodes, once):
+        assert_close(encoded.seg_logits.data, whole.seg_logits.data)
+        assert torch.equal(encoded.pred_sem_seg.data, whole.pred_sem_seg.data)
+
+
+def _annotated_supports(model, shot):
+    objects = []
+    for i in range(shot):
+        obj = np.zeros((20, 24), np.uint8)
+        obj[2 + i:12 + i, 3:20 - i] = 1
+        objects.append(obj)
+    return prepare_supports(model, [_scene(10 + i) for i in range(shot)], objects)
+
+
+@pytest.mark.parametrize('shot', [1, 5])
+def test_segment_queries_equals_one_episode_per_query(user_model, shot):
+    """The API's once-encoded path gives the masks of the episode forward, for batches
+    that divide the queries and batches that do not."""
+    supports = _annotated_supports(user_model, shot)
+    queries = [_scene(s) for s in range(7)]
+    expected = segment_as_episodes(user_model, queries, supports)
+    encoded = encode_supports(user_model, supports)
+    for batch_size in (1, 3, 7, 8):
+        found = segment_queries(user_model, queries, encoded, batch_size)
+        assert len(found) == 7
+        for a, b in zip(found, expected):
+            np.testing.assert_array_equal(a, b)
+
+
+def _vit_images(model) -> list:
+    """Counts the images the ViT embeds (batch rows through its patch embedding)."""
+    counted = []
+    model.backbone.vit.patch_embed.register_forward_hook(
+        lambda module, args, out: counted.append(args[0].shape[0]))
+    return counted
+
+
+@pytest.mark.parametrize('shot', [1, 5])
+def test_q_queries_cost_q_plus_k_images_through_the_vit(user_model, shot):
+    """Supports through the ViT once, not once per query: Q + K images, not Q (1 + K)."""
+    supports = _annotated_supports(user_model, shot)
+    counted = _vit_images(user_model)
+    segment_queries(user_model, [_scene(s) for s in range(6)], supports)
+    assert sum(counted) == 6 + shot
+
+
+def test_segment_queries_refuses_a_bad_batch_size_and_other_models(user_model):
+    supports = _annotated_supports(user_model, 1)
+    with pytest.raises(ValueError, match='batch_size must be >= 1'):
+        segment_queries(user_model, [_scene(0)], supports, batch_size=0)
+    with pytest.raises(ValueError, match='not a few-shot segmentor'):
+        encode_supports(torch.nn.Linear(2, 2), supports)
 
 
 def test_support_errors_name_the_support(user_model, tmp_path):

@@ -66,7 +66,8 @@ def test_quick_setr_section_times_vpts_protocol_model(tmp_path):
 
 def test_quick_fewshot_seg_section_times_every_method_and_shot(tmp_path):
     """Episodes/s and memory of the PASCAL-5i configs' models: test shots and a meta step."""
-    stdout, report = run_quick(tmp_path, '--sections', 'fewshot_seg')
+    stdout, report = run_quick(tmp_path, '--sections', 'fewshot_seg',
+                               '--fewshot-parts', 'episodes')
     sections = report['sections']
     kinds = ['fewshot_seg test 1-shot', 'fewshot_seg test 5-shot',
              'fewshot_seg meta-training step (2 x 1-shot)']
@@ -83,6 +84,22 @@ def test_quick_fewshot_seg_section_times_every_method_and_shot(tmp_path):
     assert step['EXPRES']['trainable'] == 4 * 32 * (1 + 5 * 4)
     assert step['frozen ViT (head only)']['trainable'] == 0
     assert step['fine-tuning']['trainable'] > step['VPT-deep']['trainable'] > 0
+
+
+def test_quick_fewshot_seg_section_times_supports_encoded_once(tmp_path):
+    """The support-encoding saving: Q queries with the supports re-encoded per query
+    (whole episodes) against encoded once, at 1 and 5 shots, per query and as a ratio."""
+    stdout, report = run_quick(tmp_path, '--sections', 'fewshot_seg', '--fewshot-parts',
+                               'supports', '--fewshot-queries', '3')
+    kinds = [f'fewshot_seg supports {k}-shot, 3 queries' for k in (1, 5)]
+    assert sorted(report['sections']) == kinds
+    for kind in kinds:
+        cases = report['sections'][kind]
+        assert list(cases) == ['supports re-encoded per query', 'supports encoded once']
+        assert all(entry['median_s'] > 0 for entry in cases.values())
+    assert stdout.count('queries/s') == 2 and 'time / re-encoded' in stdout
+    lines = [line for line in stdout.splitlines() if line.startswith('per query: ')]
+    assert len(lines) == 2 and all('encoded once (' in line for line in lines)
 
 
 def test_quick_seg_check_section_reports_masks_per_second(tmp_path):

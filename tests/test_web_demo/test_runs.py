@@ -37,6 +37,29 @@ def test_fewshot_demo_with_an_uploaded_mask_equals_fewshot_segment(tmp_path):
     assert '2 references' not in result.summary and 'From 1 reference' in result.summary
 
 
+def test_a_click_reads_each_mask_and_encodes_the_references_once(monkeypatch, tmp_path):
+    """Three queries from two references (one uploaded mask file, one painted): the
+    mask file is read once and the ViT sees 3 + 2 images, not 3 x (1 + 2)."""
+    from mmseg_expres.apis import fewshot_seg
+    *_, model = write_fewshot_segmentor(str(tmp_path))
+    reference, mask, queries = fewshot_example(str(tmp_path / 'fss'), num_queries=3)
+    rgba = np.asarray(Image.open(reference).convert('RGBA'))
+    painted = np.zeros_like(rgba)
+    painted[4:20, 4:20] = 255
+    editors = [dict(background=rgba, layers=[np.zeros_like(rgba)], composite=rgba),
+               dict(background=rgba, layers=[painted], composite=rgba)]
+    reads, images = [], []
+    read = fewshot_seg.read_support_mask
+    monkeypatch.setattr(fewshot_seg, 'read_support_mask',
+                        lambda mask, *args: reads.append(mask) or read(mask, *args))
+    model.backbone.vit.patch_embed.register_forward_hook(
+        lambda module, args, out: images.append(args[0].shape[0]))
+    result = FewShotDemo(model)(editors, [mask, None], queries)
+    assert len(result.pictures) == 3 and 'From 2 references' in result.summary
+    assert [m for m in reads if isinstance(m, str)] == [mask] and len(reads) == 2
+    assert sum(images) == 3 + 2
+
+
 def test_what_fewshot_segment_refuses_becomes_a_message(monkeypatch, tmp_path):
     from mmseg_expres.web_demo import DemoInputError, runs
     reference, mask, queries = fewshot_example(str(tmp_path), num_queries=1)
@@ -44,6 +67,6 @@ def test_what_fewshot_segment_refuses_becomes_a_message(monkeypatch, tmp_path):
 
     def refuse(*args):
         raise ValueError('object0_mask.png: a mask must have one channel')
-    monkeypatch.setattr(runs, 'fewshot_segment', refuse)
+    monkeypatch.setattr(runs, 'prepare_supports', refuse)
     with pytest.raises(DemoInputError, match='The references cannot be used: object0_mask'):
         FewShotDemo(None)([dict(background=rgba, layers=[])], [mask], queries)

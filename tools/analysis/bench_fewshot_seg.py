@@ -5,11 +5,18 @@ from its PASCAL-5i config with the prototype-matching head: a test episode of ea
 ``shot`` (no grad, one episode, as ``tools/test.py`` runs them) and a meta-training step
 (forward, backward, AdamW over ``batch`` episodes of the config's ``train_shot``), on
 random images and masks. The ViT's weights are random (timing only).
+
+And what encoding the supports once saves a user (``support_encoding_cases``): Q query
+images of one class with K supports, uint8 images in, masks out, through
+``mmseg_expres.apis.fewshot_seg``: each query as a whole episode (the supports through
+the ViT with every query, Q x (1 + K) images) against the supports encoded once for all
+the queries (Q + K images; ``segment_queries``).
 """
 import copy
 import os.path as osp
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -86,3 +93,44 @@ def fewshot_seg_cases(quick: bool, img_size: int, batch: int, shots: Sequence[in
         kinds.setdefault(f'meta-training step ({batch} x {train_shot}-shot)', []).append(
             _train_step_case(method, model, loss, trainable))
     return kinds
+
+
+#: The support-encoding cases: the reference (the per-query re-encoding), then its fix.
+REENCODED, ENCODED_ONCE = 'supports re-encoded per query', 'supports encoded once'
+
+
+def support_encoding_cases(quick: bool, img_size: int, queries: int, shots: Sequence[int],
+                           device: torch.device) -> Dict[str, List[Case]]:
+    """kind ('K-shot, Q queries') -> [re-encoded, encoded once] of the EXPRES model.
+
+    Both give the same masks (``tests/test_fewshot_seg/test_model.py``); the supports are
+    given resized (``Supports``), so mask reading is not timed.
+    """
+    from mmseg_expres.apis.fewshot_seg import (Supports, segment_as_episodes,
+                                               segment_queries)
+    cfg, _ = model_cfg(METHODS['EXPRES'], quick, img_size)
+    torch.manual_seed(0)
+    model = _build_segmentor(cfg).to(device).eval()
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (img_size, img_size, 3), dtype=np.uint8)
+              for _ in range(queries)]
+    kinds: Dict[str, List[Case]] = {}
+    for shot in shots:
+        supports = Supports(
+            torch.from_numpy(rng.integers(0, 256, (shot, 3, img_size, img_size),
+                                          dtype=np.uint8)),
+            torch.from_numpy(rng.integers(0, 2, (shot, img_size, img_size), dtype=np.uint8)))
+        kinds[f'{shot}-shot, {queries} queries'] = [
+            Case(REENCODED, lambda s=supports: segment_as_episodes(model, images, s)),
+            # the supports encoded in every call: once per Q queries, as a click or a run
+            Case(ENCODED_ONCE, lambda s=supports: segment_queries(model, images, s,
+                                                                  batch_size=queries))]
+    return kinds
+
+
+def per_query_line(cases: List[Case], queries: int) -> str:
+    """Median time per query of both cases and their ratio (from the same run)."""
+    by_name = {case.name: case for case in cases}
+    old, new = by_name[REENCODED].median, by_name[ENCODED_ONCE].median
+    return (f'\nper query: {1000 * old / queries:.1f} ms re-encoded, '
+            f'{1000 * new / queries:.1f} ms encoded once ({old / new:.2f}x faster)')

@@ -17,8 +17,10 @@ Sections:
 * ``--arch``: the timm ViT of ``cls`` and ``infer`` (e.g. ``vit_base_patch14_dinov2``).
 * ``fewshot_seg``: episodes/s and extra memory of EXPRES, the frozen ViT (head only),
   VPT-deep and fine-tuning with the prototype-matching head of the PASCAL-5i configs:
-  test episodes of each ``--fewshot-shots`` and a meta-training step
-  (``bench_fewshot_seg``), opt-in.
+  test episodes of each ``--fewshot-shots`` and a meta-training step; and for each shot
+  ``--fewshot-queries`` queries of one class segmented with the supports re-encoded per
+  query (whole episodes) against encoded once (``bench_fewshot_seg``), opt-in;
+  ``--fewshot-parts`` picks either.
 * ``seg_check``: masks/s of the segmentation data check (``tools/check_seg_data.py`` and
   the check ``tools/train.py`` runs first) on ``--check-masks`` generated 512x512 pairs
   with ``--check-nproc`` processes (``bench_seg_check``), opt-in.
@@ -94,6 +96,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--fewshot-batch-size', type=int, default=8,
                         help='episodes per meta-training step (the configs: 8)')
     parser.add_argument('--fewshot-shots', type=int, nargs='+', default=[1, 5])
+    parser.add_argument('--fewshot-queries', type=int, default=8,
+                        help='queries of one class in the support-encoding cases')
+    parser.add_argument('--fewshot-parts', nargs='+', default=['episodes', 'supports'],
+                        choices=['episodes', 'supports'],
+                        help='episodes: test episodes and a meta-training step per method; '
+                        'supports: EXPRES, supports re-encoded per query vs encoded once')
     parser.add_argument('--check-masks', type=int, default=2000, help='seg_check pairs')
     parser.add_argument('--check-nproc', type=int, default=2, help='seg_check processes')
     parser.add_argument('--num-tokens', type=int, default=5, help='EXPRES K')
@@ -119,6 +127,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-memory', action='store_true', help='skip memory measurement')
     parser.add_argument('--json', default=None, help='also write the results here')
     args = parser.parse_args(argv)
+    if args.fewshot_queries < 1:
+        parser.error(f'--fewshot-queries must be >= 1, got {args.fewshot_queries}')
     if args.quick:
         args.img_size, args.seg_img_size, args.fewshot_img_size = 32, 32, 32
         args.batch_size, args.seg_batch_size, args.fewshot_batch_size = 2, 2, 2
@@ -274,19 +284,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                             [('mmseg fine-tuning', SEG_REFERENCE)], args.seg_batch_size))
 
     if 'fewshot_seg' in args.sections:
-        import bench_fewshot_seg
-        kinds = bench_fewshot_seg.fewshot_seg_cases(
-            args.quick, args.fewshot_img_size, args.fewshot_batch_size, args.fewshot_shots,
-            device)
-        for kind, cases in kinds.items():
-            sections[f'fewshot_seg {kind}'] = cases
-            _measure(cases, device, min(args.warmup, 1), args.seg_reps, args.settle,
-                     args.no_memory)
-            batch = args.fewshot_batch_size if kind.startswith('meta') else 1
-            tables.append(table(
-                f'Few-shot segmentation (PASCAL-5i configs), {kind}, '
-                f'{args.fewshot_img_size}px', cases,
-                [('frozen', bench_fewshot_seg.FROZEN)], batch, unit='episodes'))
+        _fewshot_seg_section(args, device, sections, tables)
 
     seg_check = None
     if 'seg_check' in args.sections:
@@ -330,6 +328,36 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result
+
+
+def _fewshot_seg_section(args: argparse.Namespace, device: torch.device,
+                         sections: Dict[str, List[Case]], tables: List[str]) -> None:
+    import bench_fewshot_seg
+    size, queries = args.fewshot_img_size, args.fewshot_queries
+    # (section key, cases, table title, reference, batch, unit, what follows the table
+    # once the cases are measured)
+    parts = []
+    if 'episodes' in args.fewshot_parts:
+        for kind, cases in bench_fewshot_seg.fewshot_seg_cases(
+                args.quick, size, args.fewshot_batch_size, args.fewshot_shots,
+                device).items():
+            batch = args.fewshot_batch_size if kind.startswith('meta') else 1
+            parts.append((f'fewshot_seg {kind}', cases,
+                          f'Few-shot segmentation (PASCAL-5i configs), {kind}, {size}px',
+                          ('frozen', bench_fewshot_seg.FROZEN), batch, 'episodes',
+                          lambda: ''))
+    if 'supports' in args.fewshot_parts:
+        for kind, cases in bench_fewshot_seg.support_encoding_cases(
+                args.quick, size, queries, args.fewshot_shots, device).items():
+            parts.append((f'fewshot_seg supports {kind}', cases,
+                          f'Few-shot segmentation, EXPRES, {kind}, {size}px',
+                          ('re-encoded', bench_fewshot_seg.REENCODED), queries, 'queries',
+                          lambda c=cases: bench_fewshot_seg.per_query_line(c, queries)))
+    for key, cases, title, reference, batch, unit, after in parts:
+        sections[key] = cases
+        _measure(cases, device, min(args.warmup, 1), args.seg_reps, args.settle,
+                 args.no_memory)
+        tables.append(table(title, cases, [reference], batch, unit=unit) + after())
 
 
 def _measure(cases: List[Case], device: torch.device, warmup: int, reps: int,

@@ -41,7 +41,9 @@ class PrototypeMatchingHead(BaseModule):
     two maps per level (a parameter-free 2-way segmentation, PANet's). A small decoder
     (two 3x3 convolutions) reads those maps with a 1x1 projection of the query's last
     level and predicts 2-way logits: the similarities carry what the supports show, the
-    projection where object boundaries are.
+    projection where object boundaries are. The supports reach the query through the
+    prototypes alone, so one class's prototypes serve every query
+    (:meth:`prototypes`, then :meth:`decode` per batch of queries).
 
     Args:
         in_channels: channels of the backbone maps (the ViT's width).
@@ -60,20 +62,44 @@ class PrototypeMatchingHead(BaseModule):
             nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
             nn.Conv2d(channels, 2, 1))
 
-    def similarities(self, query: Tensor, supports: Tensor, masks: Tensor) -> Tensor:
-        """(B, 2, h, w) scaled cosine similarity of the query to the two prototypes.
+    def prototypes(self, supports: Sequence[Tensor], masks: Tensor) -> List[Tensor]:
+        """Unit-length background and foreground prototypes of the supports, per level.
+
+        All the head needs of the supports: computed once, they serve any number of
+        queries (:meth:`decode`).
 
         Args:
-            query: (B, C, h, w) query features of one level.
-            supports: (B, K, C, h, w) support features of the same level.
+            supports: backbone maps of the supports (B, K, C, h, w); the last
+                ``num_levels`` are read.
             masks: (B, K, H, W) support masks.
+
+        Returns:
+            per level read, (B, 2, C).
         """
-        prototypes = F.normalize(masked_average_pool(supports, masks), dim=-1)
-        return self.scale * torch.einsum('bsc,bchw->bshw', prototypes,
-                                         F.normalize(query, dim=1))
+        return [F.normalize(masked_average_pool(f, masks), dim=-1)
+                for f in list(supports)[-self.num_levels:]]
+
+    def decode(self, query: Sequence[Tensor], prototypes: Sequence[Tensor]) -> Tensor:
+        """2-way logits (B, 2, h, w) of queries from their maps and the prototypes.
+
+        Args:
+            query: backbone maps of the queries (B, C, h, w); the last ``num_levels``
+                are read.
+            prototypes: from :meth:`prototypes`, (B, 2, C) per level, or (1, 2, C) for
+                supports that every query shares.
+        """
+        levels: List[Tensor] = list(query)[-self.num_levels:]
+        if len(prototypes) != len(levels):
+            raise ValueError(f'{len(prototypes)} levels of prototypes for a head that '
+                             f'reads {len(levels)}: encode the supports with this model.')
+        sims = [self.scale * torch.einsum('bsc,bchw->bshw',
+                                          p.expand(f.shape[0], -1, -1),
+                                          F.normalize(f, dim=1))
+                for p, f in zip(prototypes, levels)]
+        return self.decoder(torch.cat([self.project(levels[-1]), *sims], dim=1))
 
     def forward(self, features: Sequence[Tensor], masks: Tensor) -> Tensor:
-        """2-way logits (B, 2, h, w) at the feature resolution.
+        """2-way logits (B, 2, h, w) of whole episodes, at the feature resolution.
 
         Args:
             features: backbone maps (B, 1 + K, C, h, w), query first; the last
@@ -81,8 +107,8 @@ class PrototypeMatchingHead(BaseModule):
             masks: (B, K, H, W) support masks.
         """
         levels: List[Tensor] = list(features)[-self.num_levels:]
-        sims = [self.similarities(f[:, 0], f[:, 1:], masks) for f in levels]
-        return self.decoder(torch.cat([self.project(levels[-1][:, 0]), *sims], dim=1))
+        return self.decode([f[:, 0] for f in levels],
+                           self.prototypes([f[:, 1:] for f in levels], masks))
 
     def loss(self, logits: Tensor, targets: Tensor) -> dict:
         """Cross-entropy of the logits, upsampled to the targets (B, H, W), 255 ignored."""

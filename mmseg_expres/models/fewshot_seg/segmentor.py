@@ -1,5 +1,5 @@
 """A segmentor over episodes: one batched backbone pass, then the few-shot head."""
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.segmentors import BaseSegmentor
@@ -16,6 +16,13 @@ class FewShotSegmentor(BaseSegmentor):
     (B * (1 + K) images), so EXPRES prompts (full visibility) shape the features of all
     of them alike. The head compares query and supports level by level
     (:class:`PrototypeMatchingHead`). The prediction is binary: 1 = the episode's class.
+
+    Each image is a sequence of its own in the ViT: the prompts are parameters shared by
+    every image, not tokens of the other images, so a query's features do not depend on
+    its supports, which reach it only through the head's prototypes. Many queries with
+    one class's supports therefore need the supports encoded once
+    (:meth:`encode_supports`, then :meth:`predict_queries`): Q + K images through the
+    ViT instead of Q * (1 + K), with the numbers of :meth:`predict` on the episodes.
 
     Args:
         backbone: the (frozen, prompted) ViT config.
@@ -48,8 +55,36 @@ class FewShotSegmentor(BaseSegmentor):
         """2-way logits (B, 2, H, W) at the input size."""
         logits = self.decode_head(self.extract_feat(inputs),
                                   support_masks(batch_data_samples))
-        return torch.nn.functional.interpolate(logits, size=inputs.shape[-2:],
-                                               mode='bilinear', align_corners=False)
+        return _at_size(logits, inputs.shape[-2:])
+
+    def encode_supports(self, inputs: Tensor, masks: Tensor) -> List[Tensor]:
+        """The head's prototypes of one class's supports, for any number of queries.
+
+        Args:
+            inputs: (1, K, 3, H, W) normalised supports (the data preprocessor's output
+                for one episode of the K supports alone).
+            masks: (1, K, H, W) their masks.
+
+        Returns:
+            per level the head reads, (1, 2, C) (:meth:`PrototypeMatchingHead.prototypes`).
+        """
+        return self.decode_head.prototypes(self.extract_feat(inputs), masks)
+
+    def predict_queries(self, inputs: Tensor, prototypes: Sequence[Tensor],
+                        data_samples: SampleList) -> SampleList:
+        """:meth:`predict` of queries whose supports :meth:`encode_supports` encoded.
+
+        Args:
+            inputs: (B, 1, 3, H, W) normalised queries (episodes without supports).
+            prototypes: from :meth:`encode_supports`.
+            data_samples: the queries' samples (``ori_shape``, ``img_shape``).
+        """
+        if inputs.dim() != 5 or inputs.shape[1] != 1:
+            raise ValueError(f'predict_queries takes queries as (B, 1, 3, H, W), not '
+                             f'{tuple(inputs.shape)}: one image per episode, no supports.')
+        maps = [m[:, 0] for m in self.extract_feat(inputs)]
+        logits = _at_size(self.decode_head.decode(maps, prototypes), inputs.shape[-2:])
+        return self.postprocess_result(logits, data_samples)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         logits = self.decode_head(self.extract_feat(inputs), support_masks(data_samples))
@@ -67,6 +102,12 @@ class FewShotSegmentor(BaseSegmentor):
         if inputs.dim() == 4:
             return tuple(self.backbone(inputs))
         return self.encode_decode(inputs, data_samples)
+
+
+def _at_size(logits: Tensor, size: Sequence[int]) -> Tensor:
+    """Logits upsampled (bilinear) to the input size, which postprocessing expects."""
+    return torch.nn.functional.interpolate(logits, size=tuple(size), mode='bilinear',
+                                           align_corners=False)
 
 
 def support_masks(data_samples: SampleList) -> Tensor:
