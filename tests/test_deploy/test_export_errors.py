@@ -124,3 +124,18 @@ def test_parity_fails_on_nan_and_below_the_agreement():
     assert not compare([(logits, off, logits)]).passed
     off.flat[1] = classes.flat[1]  # 1 of 1000: 99.9 %, the limit
     assert compare([(logits, off, logits)]).passed
+
+
+def test_a_slide_mode_config_is_exported_whole_with_a_warning(linear, tmp_path):
+    """The graph runs the whole image; the warning and the file's notes say so."""
+    import onnx
+
+    from mmseg_expres.deploy.runtime import DeployInfo
+    out = tmp_path / 'model.onnx'
+    with pytest.warns(UserWarning, match=r'slide mode \(crop \(16, 16\), stride \(8, 8\)\)'
+                      r'.*whole image in one pass'):
+        assert export_main([*linear, '--out', str(out), '--cfg-options',
+                            'model.test_cfg.mode=slide', 'model.test_cfg.crop_size=(16,16)',
+                            'model.test_cfg.stride=(8,8)']) == 0
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert 'slide mode' in DeployInfo.from_metadata(props).notes[0]
