@@ -86,12 +86,7 @@ def failing_part(error: BaseException, root: nn.Module) -> Optional[Tuple[str, s
     ``self`` is one of ``root``'s modules, in the first error raised.
     """
     names = _module_names(root)
-    chain, seen = [], set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    for exc in reversed(chain):  # the first raised first
+    for exc in reversed(_error_chain(error)):  # the first raised first
         found = None
         for frame, _ in traceback.walk_tb(exc.__traceback__):
             owner = frame.f_locals.get('self')
@@ -123,21 +118,40 @@ def trace(module: StaticSegmentor, example):
         ) from error
 
 
-def _part_of_failed_op(program, error: BaseException) -> Optional[str]:
-    """The module path of a traced op that the error message names (conversion errors)."""
-    text = str(error)
+def _error_chain(error: BaseException) -> List[BaseException]:
+    """The error and its causes, the last raised first."""
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def failed_op(program, error: BaseException) -> Optional[str]:
+    """The traced op a conversion error names, with the part and source line that call it.
+
+    mmseg's heads run ``self.forward`` from ``predict`` (not through ``__call__``), so
+    torch's module stack often stops at an outer module; the op's source line is exact.
+    """
+    text = ' '.join(str(e) for e in _error_chain(error))
     for node in program.graph.nodes:
         if node.op != 'call_function':
             continue
-        op = getattr(node.target, '_schema', None)
-        names = {str(node.target)} | ({op.name.replace('::', '.')} if op else set())
-        if any(name and name in text for name in names):
-            stack = node.meta.get('nn_module_stack') or {}
-            if stack:
-                path, kind = list(stack.values())[-1]
-                kind = getattr(kind, '__name__', str(kind).rsplit('.', 1)[-1])
-                return f'{path.split("segmentor.", 1)[-1]} ({kind})'
-            return str(node.target)
+        schema = getattr(node.target, '_schema', None)
+        name = schema.name.replace('::', '.') if schema else str(node.target)
+        if f"op='{name}'" not in text and f'target={node.target}' not in text:
+            continue
+        found = name
+        stack = [path for path, _ in (node.meta.get('nn_module_stack') or {}).values()]
+        part = stack[-1].split('segmentor.', 1)[-1] if stack and stack[-1] else ''
+        if part and part != 'segmentor':
+            found += f' in {part}'
+        lines = [line.strip() for line in (node.meta.get('stack_trace') or '').splitlines()
+                 if line.strip().startswith('File ')]
+        if lines:
+            found += f' ({lines[-1]})'
+        return found
     return None
 
 
@@ -149,9 +163,12 @@ def to_onnx(program, info: DeployInfo):
                                          input_names=[INPUT], output_names=[CLASSES, LOGITS],
                                          verbose=False)
     except Exception as error:  # noqa: BLE001 - reworded with the part that failed
-        part = _part_of_failed_op(program, error)
-        raise ExportError(f'torch.onnx cannot translate {part or "an op of the model"} to '
-                          f'ONNX opset {OPSET}: {_first_line(error)}') from error
+        op = failed_op(program, error)
+        raise ExportError(f'torch.onnx cannot translate {op or "an op of the model"} to '
+                          f'ONNX opset {OPSET}: {_first_line(_error_chain(error)[-1])}. '
+                          'Replace the op by ones torch exports, or register an ONNX '
+                          'translation for it (torch.onnx.export(custom_translation_table=))'
+                          ) from error
     proto = onnx_program.model_proto
     entry = proto.metadata_props.add()
     entry.key, entry.value = 'mmseg_expres', info.to_json()

@@ -2,9 +2,11 @@
 checkpoint, a size that is not a multiple of the patch, a part that cannot be traced
 (named), an interrupted export and a failed parity check (nothing at --out)."""
 import math
+import re
 
 import numpy as np
 import pytest
+import torch
 from mmseg.models.decode_heads import UPerHead
 from mmseg.registry import MODELS
 
@@ -23,6 +25,23 @@ class BranchOnValuesHead(UPerHead):
     def forward(self, inputs):
         out = super().forward(inputs)
         return out * 2 if out.mean() > 0 else out
+
+
+@torch.library.custom_op('mmseg_expres_tests::twice', mutates_args=())
+def twice(x: torch.Tensor) -> torch.Tensor:
+    """An op torch traces but has no ONNX translation for."""
+    return x * 2
+
+
+@twice.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+@MODELS.register_module(force=True)
+class CustomOpHead(UPerHead):
+    def forward(self, inputs):
+        return twice(super().forward(inputs))
 
 
 def user_model(folder, method: str = 'linear', extra: str = ''):
@@ -64,6 +83,17 @@ def test_a_part_that_cannot_be_traced_is_named(tmp_path, capsys):
     assert export_main([config, task, '--out', str(out)]) == 1
     err = capsys.readouterr().err
     assert 'torch.export cannot trace decode_head (BranchOnValuesHead)' in err, err
+    assert not out.exists()
+
+
+def test_an_op_without_onnx_translation_is_named_with_its_line(tmp_path, capsys):
+    config, task = user_model(tmp_path, extra="type='CustomOpHead', ")
+    out = tmp_path / 'model.onnx'
+    assert export_main([config, task, '--out', str(out)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r'torch.onnx cannot translate mmseg_expres_tests.twice \(File ".*'
+                     r'test_export_errors.py", line \d+, in forward\) to ONNX opset 18: '
+                     r'DispatchError: No ONNX function found', err), err
     assert not out.exists()
 
 
