@@ -54,12 +54,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from mmseg_expres.deploy import ExportError, export_onnx
     from mmseg_expres.deploy.parity import generated_images, read_images
     from mmseg_expres.models.backbones import CheckpointMismatchError
+    from mmseg_expres.models.backbones.arguments import MERGEABLE_METHODS
 
     try:
         cfg = load_checked_config(args.config, args.cfg_options)
         model = init_model(cfg, args.checkpoint)
-        if hasattr(model.backbone, 'merge_') and not args.no_merge and \
-                model.backbone.method in ('lora', 'ssf'):
+        if not args.no_merge and getattr(model.backbone, 'method', None) in MERGEABLE_METHODS:
             model.backbone.merge_()  # a plain ViT: the graph runs at plain-ViT cost
         shape = args.shape or default_shape(cfg)
         images = (read_images(args.check_images) if args.check_images
