@@ -3,6 +3,9 @@
 Everything here takes and returns RGB arrays (PIL's, Gradio's and the PNG files'
 order); callers holding mmcv/OpenCV BGR images flip them once (``image[..., ::-1]``)
 before drawing, so no palette colour is ever swapped.
+
+This module imports only numpy, OpenCV and Pillow: ``tools/deploy/infer_onnx.py`` loads
+it by its path where torch is not installed (a test runs it so).
 """
 import logging
 from typing import List, Mapping, NamedTuple, Optional, Sequence, Tuple
