@@ -14,8 +14,8 @@ full one from tools/export_full_checkpoint.py. Per image, DIR gets ``<name>_pred
 ``--no-legend``: at the image's size); per video ``<name>_overlay.mp4`` at the video's
 frame rate, drawn the same way (``--save-frames``: each frame's PNGs in ``<name>/``).
 Colours: ``--palette`` (or ``--cfg-options palette=...``), else the config's data set
-palette, else the checkpoint's. Files in a
-folder keep their sub-folders under ``DIR/<folder name>/``. The few-shot segmentor
+palette, else the checkpoint's. Files in a folder keep their sub-folders under
+``DIR/<folder name>/``. The few-shot segmentor
 finds the object that ``--support`` masks mark (mask formats: docs/fewshot.md). A file
 that cannot be read is named and skipped; the run then exits with status 1.
 """

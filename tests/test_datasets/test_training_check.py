@@ -32,10 +32,11 @@ def plant_defects(data: str) -> dict:
     """The six defects of a user's first data set, one file each; kind -> file."""
     def path(*parts):
         return osp.join(data, *parts)
-    label = np.zeros(SIZE, np.uint8)
+    size = np.asarray(Image.open(path('annotations', 'training', 'training_0000.png'))).shape
+    label = np.zeros(size, np.uint8)
     label[:3] = 7
     Image.fromarray(label).save(path('annotations', 'training', 'training_0000.png'))
-    colour = np.zeros((*SIZE, 3), np.uint8)
+    colour = np.zeros((*size, 3), np.uint8)
     colour[..., 0] = 200
     colour[:, :5] = (10, 200, 10)
     Image.fromarray(colour).save(path('annotations', 'training', 'training_0001.png'))
@@ -43,7 +44,7 @@ def plant_defects(data: str) -> dict:
     jpeg = path('images', 'training', 'training_0003.jpg')
     content = Path(jpeg).read_bytes()
     Path(jpeg).write_bytes(content[:len(content) // 2])  # header intact, pixels cut off
-    Image.fromarray(np.zeros((12, 16), np.uint8)).save(
+    Image.fromarray(np.zeros((size[0] // 2, size[1] // 2), np.uint8)).save(
         path('annotations', 'validation', 'validation_0000.png'))
     os.remove(path('images', 'validation', 'validation_0001.jpg'))
     return {'label out of range': path('annotations', 'training', 'training_0000.png'),
