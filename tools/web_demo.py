@@ -2,7 +2,7 @@
 
     python tools/web_demo.py CONFIG CHECKPOINT [--fewshot CONFIG CHECKPOINT] \\
         [--port 7860] [--host 127.0.0.1] [--auth USER:PASSWORD|FILE] [--device cpu|cuda] \\
-        [--max-file-size 10mb] [--queue-size 16]
+        [--max-file-size 10mb] [--queue-size 16] [--palette FILE | --palette 'R,G,B ...']
 
 *Segment* runs the segmentor (mmseg's ``inference_model``) on uploaded images; *One-shot
 segmentation* runs the few-shot segmentor (``mmseg_expres.apis.fewshot_segment``) from
@@ -41,6 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--max-file-size', default='10mb',
                         help="largest upload, e.g. '10mb' (larger files are refused)")
+    parser.add_argument('--palette', help='the colours of the segmentation tab, one per '
+                        'class in label order: a file ("name r g b" a line, or JSON) or '
+                        'colours, e.g. "255,0,0 0,128,0" (as tools/infer.py --palette; '
+                        'default: the config\'s palette, else the checkpoint\'s)')
     parser.add_argument('--queue-size', type=int, default=16, metavar='N',
                         help='clicks that may wait while the model runs; more are refused '
                              '(default: 16)')
@@ -98,7 +102,11 @@ def main() -> None:
     from mmseg_expres.web_demo.page import build_page, serve
 
     limit_decoders()
-    segment = SegmentDemo(init_model(args.config, args.checkpoint, device=args.device))
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    try:
+        segment = SegmentDemo(model, args.palette)
+    except ValueError as error:  # a palette that does not fit the model's classes
+        raise SystemExit(f'error: {error}') from error
     fewshot = (FewShotDemo(init_model(*args.fewshot, device=args.device))
                if args.fewshot else None)
     # The example pictures stay while the page runs (a click hands their paths over).

@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from ..visualization import class_palette, overlay, overlay_with_legend, save_index_png
+from ..visualization import overlay, overlay_with_legend, save_index_png
 from ..visualization.drawing import PNG_COMPRESSION
-from ..visualization.palettes import PaletteSpec, drawing_palette
+from ..visualization.palettes import PaletteSpec, palette_for
 from .fewshot_seg import Supports, encode_supports, segment_queries
 from .media import Source, VideoFrames, VideoWriter, read_image
 
@@ -61,12 +61,7 @@ class Segmenter:
         if fewshot:
             trained = (meta or {}).get('palette') or [[0, 0, 0], [255, 64, 64]]
             meta = dict(classes=('background', class_name), palette=trained[:2])
-        chosen = palette if palette is not None else (
-            None if fewshot else configured_palette(model))
-        if chosen is not None:  # colours are a drawing choice, not the checkpoint's
-            colours = drawing_palette(chosen, (meta or {}).get('classes') or ())
-            meta = dict(meta or {}, palette=colours.tolist())
-        self.classes, self.palette = class_palette(meta)
+        self.classes, self.palette = palette_for(model, meta, palette, config=not fewshot)
 
     def __call__(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         if self.supports is not None:
@@ -82,14 +77,6 @@ class Segmenter:
             for i, result in zip(indices, results):
                 preds[i] = result.pred_sem_seg.data[0].cpu().numpy()
         return preds
-
-
-def configured_palette(model: nn.Module) -> Optional[list]:
-    """The palette the model's config gives its test data set (a custom-data config's
-    ``palette``), which replaces the one the checkpoint carries; None if it sets none."""
-    cfg = getattr(model, 'cfg', None) or {}
-    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    return (dataset.get('metainfo') or {}).get('palette')
 
 
 class Progress:

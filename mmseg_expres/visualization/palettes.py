@@ -9,11 +9,36 @@ themselves, in label order: ``'255,0,0 0,128,0'``, ``'#ff0000;#008000'`` or a li
 ``[r, g, b]``.
 """
 import os.path as osp
-from typing import Sequence, Union
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 PaletteSpec = Union[str, Sequence]
+
+
+def palette_for(model, meta: Optional[Mapping], palette: Optional[PaletteSpec] = None,
+                config: bool = True) -> Tuple[Tuple[str, ...], np.ndarray]:
+    """The class names and colours to draw ``model``'s predictions in.
+
+    ``palette`` if given (:func:`drawing_palette`), else the palette the model's config
+    gives its test data set (``config``: a custom-data config's ``palette``), else
+    ``meta``'s (the checkpoint's ``dataset_meta``), else fixed random colours
+    (:func:`~.drawing.class_palette`). The classes are ``meta``'s.
+    """
+    from .drawing import class_palette
+    chosen = palette if palette is not None else (configured_palette(model) if config
+                                                  else None)
+    if chosen is not None:  # colours are a drawing choice, not the checkpoint's
+        colours = drawing_palette(chosen, (meta or {}).get('classes') or ())
+        meta = dict(meta or {}, palette=colours.tolist())
+    return class_palette(meta)
+
+
+def configured_palette(model) -> Optional[list]:
+    """The palette the model's config gives its test data set, None if it sets none."""
+    cfg = getattr(model, 'cfg', None) or {}
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    return (dataset.get('metainfo') or {}).get('palette')
 
 
 def drawing_palette(spec: PaletteSpec, classes: Sequence[str]) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 from torch import nn
 
 from ..apis.fewshot_seg import encode_supports, prepare_supports, segment_queries
-from ..visualization import OBJECT_RGB, class_palette, class_shares, overlay, overlay_mask
+from ..visualization import OBJECT_RGB, class_shares, overlay, overlay_mask
+from ..visualization.palettes import palette_for
 from .inputs import (DemoInputError, check_image_file, check_uploaded_mask, editor_picture,
                      painted_mask, read_image)
 
@@ -46,12 +47,14 @@ def _timed(fn, *args):
 
 
 class SegmentDemo:
-    """Semantic segmentation with mmseg's ``inference_model``; drawn with the palette of
-    the checkpoint's data set."""
+    """Semantic segmentation with mmseg's ``inference_model``; drawn with ``palette`` (a
+    file or colours, as ``tools/infer.py --palette`` takes them), else the config's data
+    set palette, else the checkpoint's."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, palette=None) -> None:
         self.model = model
-        classes, self.palette = class_palette(getattr(model, 'dataset_meta', None))
+        classes, self.palette = palette_for(model, getattr(model, 'dataset_meta', None),
+                                            palette)
         self.classes = list(classes)
 
     def predict(self, image: np.ndarray) -> np.ndarray:

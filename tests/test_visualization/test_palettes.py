@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from mmengine.config import Config
 
 from mmseg_expres.visualization.palettes import drawing_palette
 
@@ -43,3 +45,27 @@ def test_another_class_order_or_count_is_refused(tmp_path):
         drawing_palette('1,2,3 4,5,600 7,8,9', CLASSES)
     with pytest.raises(ValueError, match="palette 'mine.txt': no such file"):
         drawing_palette('mine.txt', CLASSES)
+
+
+class Model(torch.nn.Module):
+    """What the drawing reads of a model: the checkpoint's meta and the config."""
+
+    def __init__(self, config_palette=None):
+        super().__init__()
+        self.dataset_meta = dict(classes=CLASSES, palette=[[1, 1, 1]] * 3)
+        metainfo = dict(classes=CLASSES, **({'palette': config_palette}
+                                            if config_palette else {}))
+        self.cfg = Config(dict(test_dataloader=dict(dataset=dict(metainfo=metainfo))))
+
+
+def test_given_palette_beats_the_configs_which_beats_the_checkpoints():
+    from mmseg_expres.apis.segment_files import Segmenter
+    from mmseg_expres.web_demo.runs import SegmentDemo
+    config = [[9, 9, 9], [8, 8, 8], [7, 7, 7]]
+    for draw in (lambda m, p: Segmenter(m, palette=p).palette,
+                 lambda m, p: SegmentDemo(m, p).palette):
+        assert draw(Model(), None).tolist() == [[1, 1, 1]] * 3          # the checkpoint's
+        assert draw(Model(config), None).tolist() == config             # the config's
+        assert draw(Model(config), '#c8bea0;#5a96e6;#008000').tolist() == RGB  # given
+        with pytest.raises(ValueError, match='1 colour'):
+            draw(Model(), '1,2,3')
