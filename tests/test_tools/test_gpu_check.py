@@ -122,17 +122,38 @@ def test_ddp_chain_with_gloo_through_the_cli(ddp_check, tmp_path):
                        str(tmp_path / 'work'), '--json', str(out)], check=False, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads(out.read_text())['results']
-    assert [r['check'].split(':')[0] for r in rows] == ['ddp'] * 5
-    assert all(r['passed'] for r in rows)
-    # Two gloo processes equal one process on the whole batch, and the control run,
-    # whose ranks keep their own gradients (all-reduce skipped), is far off: the check
-    # sees a rank whose gradients are not averaged.
-    assert '2 gloo processes = one process' in rows[0]['check']
-    synced, control = [float(part.split('max relative difference ')[1].split()[0])
-                       for part in rows[0]['detail'].split('Control')]
-    assert synced <= ddp_check.DDP_TOLERANCE and control > 100 * ddp_check.DDP_TOLERANCE
-    assert '2 process(es), gloo' in rows[1]['check']
-    assert 'mIoU' in rows[3]['detail'] and "on cpu" in rows[4]['detail']
+    methods = len(ddp_check.METHODS)
+    assert [r['check'].split(':')[0] for r in rows] == ['ddp'] * (methods + 1 + 4)
+    assert all(r['passed'] for r in rows), [r for r in rows if not r['passed']]
+    # Every backbone type and tuning method under a multi-level head (maps only, as
+    # UperNet reads them): two gloo processes equal one process on the whole batch. A
+    # method with a trainable tensor that misses the loss would stop at the second
+    # iteration ("Expected to have finished reduction", MMDistributedDataParallel).
+    parity, control, chain = rows[:methods], rows[methods], rows[methods + 1:]
+    assert [r['check'].split(' (')[0] for r in parity] == [
+        f'ddp: {method}' for method in ddp_check.METHODS]
+    assert {'EXPRES', 'VPT-deep', 'LoRA', 'AdaptFormer', 'SSF', 'bias tuning',
+            'fine-tuning'} <= set(ddp_check.METHODS)
+
+    def difference(row):
+        return float(row['detail'].split('max relative difference ')[1].split()[0])
+    for row in parity:
+        assert '2 gloo processes = one process' in row['check']
+        assert difference(row) <= ddp_check.DDP_TOLERANCE
+    # the control run, whose ranks keep their own gradients (all-reduce skipped), is far
+    # off: the check sees a rank whose gradients are not averaged
+    assert 'all-reduce skipped' in control['check']
+    assert difference(control) > 100 * ddp_check.DDP_TOLERANCE
+    assert '2 process(es), gloo' in chain[0]['check']
+    assert 'mIoU' in chain[2]['detail'] and "on cpu" in chain[3]['detail']
+
+
+def test_ddp_comparison_fails_on_a_rank_that_stopped(ddp_check):
+    """What a trainable tensor without a gradient does to the ranks under DDP."""
+    single = dict(losses=[1.0], tensors={'w': torch.ones(1)})
+    stopped = dict(error='Expected to have finished reduction in the prior iteration')
+    passed, detail = ddp_check.compare([single, stopped], single, {'w': torch.zeros(1)})
+    assert not passed and detail == f'training stopped (rank 1: {stopped["error"]})'
 
 
 def test_cli_refuses_bench_on_the_cpu_and_fails_on_a_failed_check(gpu_check, capsys):

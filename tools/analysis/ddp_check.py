@@ -4,18 +4,23 @@
 
 runs the numeric part alone. :func:`check` starts :func:`process_plan` processes with
 ``torch.distributed.run`` (NCCL, one per GPU where there are two or more; otherwise two
-gloo processes on the one GPU or the CPU).
-Each rank trains ``ITERS`` SGD steps of ExpresViT (mean readout) + a linear head,
-wrapped as MMEngine's runner wraps it (``MMDistributedDataParallel``), on its equal shard
-of the same global batches, and writes its losses and trainable tensors. The check then
-compares every rank with rank 0 and with one process that trains on the whole batches.
+gloo processes on the one GPU or the CPU), once for every case of :data:`METHODS`: each
+backbone type and tuning method (EXPRES, VPT, LoRA, AdaptFormer, SSF, bias tuning,
+fine-tuning) under a multi-level head as the UperNet configs use it (several
+``out_indices``, maps only, no readout, no final norm). Each rank trains ``ITERS`` SGD
+steps of every case, wrapped as MMEngine's runner wraps it (``MMDistributedDataParallel``,
+``find_unused_parameters=False``), on its equal shard of the same global batches, and
+writes its losses and trainable tensors. The check then compares every rank with rank 0
+and with one process that trains on the whole batches. A case whose trainable tensors do
+not all reach the loss stops at the second iteration ("Expected to have finished
+reduction in the prior iteration"), and the check reports it.
 
-The model has no batch-coupled layer (LayerNorm only, no BatchNorm), so the mean of the
+The models have no batch-coupled layer (LayerNorm only, no BatchNorm), so the mean of the
 ranks' shard losses is the whole batch's loss and averaged shard gradients are its
-gradient: the runs differ only by float rounding. Every launch also trains a control:
-the same ranks with DDP's all-reduce replaced by a hook that keeps each rank's own
-gradient, as a wrongly synchronised run would. The check passes only if the averaged
-ranks match and the control does not, so it shows on every machine that it can fail.
+gradient: the runs differ only by float rounding. The launch also trains a control
+(:data:`CONTROL`): the same ranks with DDP's all-reduce replaced by a hook that keeps
+each rank's own gradient, as a wrongly synchronised run would. Its row passes only if
+the comparison fails it, so the check shows on every machine that it can fail.
 
 :func:`check_ddp` adds the tools' chain: ``tools/dist_train.sh`` on generated data,
 ``--resume`` to a later iteration, ``tools/test.py`` and ``MMSegInferencer`` on the task
@@ -45,12 +50,29 @@ DEMO_CONFIG = REPO / 'configs' / 'demo' / 'expres_vit-demo_upernet_1xb4-300it_ad
 #: one-process run), per tensor; the loss likewise relative to the one-process loss.
 #: Rounding differs by ~1e-6 of the change; a rank with unaveraged gradients by ~1.
 DDP_TOLERANCE = 1e-3
-ITERS, GLOBAL_BATCH, NUM_CLASSES, LR = 3, 4, 5, 0.5
+ITERS, GLOBAL_BATCH, NUM_CLASSES, LR = 3, 4, 5, 0.1
 SIZES = dict(
     tiny=dict(arch='test_vit', img_size=32,
               vit_cfg=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2)),
     demo=dict(arch='test_vit', img_size=64,
               vit_cfg=dict(patch_size=16, embed_dim=64, depth=4, num_heads=2)))
+#: The maps the multi-level head reads: every block of the depth-4 ViTs of SIZES, as
+#: UperNet reads blocks (2, 5, 8, 11) of ViT-B.
+MAP_LEVELS = (0, 1, 2, 3)
+#: Case -> (backbone class, its arguments): every backbone type and tuning method.
+METHODS = {
+    'EXPRES': ('ExpresViT', dict(num_tokens=3)),
+    'VPT-deep': ('VPTViT', dict(num_tokens=3, mode='deep')),
+    'LoRA': ('PeftViT', dict(method='lora', lora_rank=2)),
+    'AdaptFormer': ('PeftViT', dict(method='adaptformer', adapter_dim=4)),
+    'SSF': ('PeftViT', dict(method='ssf')),
+    'bias tuning': ('ExpresViT', dict(num_tokens=0, tune_bias=True)),
+    'VPT + bias': ('VPTViT', dict(num_tokens=3, tune_bias=True)),
+    'fine-tuning': ('ExpresViT', dict(num_tokens=0, frozen=False)),
+    # maps of blocks 0-1 only: blocks 2-3 change no output, so their adapters must not train
+    'LoRA, maps of blocks 0-1': ('PeftViT', dict(method='lora', lora_rank=2,
+                                                 out_indices=(0, 1))),
+}
 
 
 class Result(NamedTuple):
@@ -59,19 +81,21 @@ class Result(NamedTuple):
     detail: str
 
 
-class PromptClassifier(nn.Module):
-    """ExpresViT's mean readout and a linear head: no layer that couples the samples."""
+class MultiLevelSegmenter(nn.Module):
+    """A backbone of :data:`METHODS` under an UperNet-like head: a 1x1 convolution per map
+    level, summed into per-patch logits. No layer couples the samples (no BatchNorm)."""
 
-    def __init__(self, size: str) -> None:
+    def __init__(self, method: str, size: str) -> None:
         super().__init__()
-        from mmseg_expres.models import ExpresViT
-        vit = SIZES[size]
-        self.backbone = ExpresViT(num_tokens=3, readout='mean', out_indices=(),
-                                  **vit)
-        self.head = nn.Linear(vit['vit_cfg']['embed_dim'], NUM_CLASSES)
+        from mmseg_expres import models
+        kind, arguments = METHODS[method]
+        arguments = dict(dict(out_indices=MAP_LEVELS), **arguments)
+        self.backbone = getattr(models, kind)(**SIZES[size], **arguments)
+        self.levels = nn.ModuleList(nn.Conv2d(self.backbone.embed_dim, NUM_CLASSES, 1)
+                                    for _ in arguments['out_indices'])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images)[-1])
+        return sum(level(m) for level, m in zip(self.levels, self.backbone(images)))
 
 
 def process_plan(device: str) -> Tuple[int, str]:
@@ -82,17 +106,18 @@ def process_plan(device: str) -> Tuple[int, str]:
 
 def global_batch(iteration: int, size: str,
                  device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The same (images, labels) for iteration ``iteration`` in every process."""
+    """The same (images, per-patch labels) for iteration ``iteration`` in every process."""
     side = SIZES[size]['img_size']
+    grid = side // SIZES[size]['vit_cfg']['patch_size']
     generator = torch.Generator().manual_seed(100 + iteration)
     images = torch.randn(GLOBAL_BATCH, 3, side, side, generator=generator)
-    labels = torch.randint(0, NUM_CLASSES, (GLOBAL_BATCH,), generator=generator)
+    labels = torch.randint(0, NUM_CLASSES, (GLOBAL_BATCH, grid, grid), generator=generator)
     return images.to(device), labels.to(device)
 
 
-def build(size: str, device: torch.device) -> PromptClassifier:
+def build(method: str, size: str, device: torch.device) -> MultiLevelSegmenter:
     torch.manual_seed(0)  # every process starts from the same weights
-    return PromptClassifier(size).to(device)
+    return MultiLevelSegmenter(method, size).to(device)
 
 
 def train(model: nn.Module, size: str, device: torch.device, rank: int = 0,
@@ -117,8 +142,10 @@ def trained_tensors(model: nn.Module) -> Dict[str, torch.Tensor]:
             if p.requires_grad}
 
 
-#: The two runs of every rank: DDP as the runner uses it, and the control.
+#: The two runs of a rank: DDP as the runner uses it, and the control (one case is enough
+#: to show that the comparison sees unaveraged gradients).
 MODES = ('averaged', 'local')
+CONTROL = 'EXPRES'
 
 
 def _local_gradients(state: object, bucket) -> torch.futures.Future[torch.Tensor]:
@@ -128,12 +155,18 @@ def _local_gradients(state: object, bucket) -> torch.futures.Future[torch.Tensor
     return future
 
 
+def _file_name(method: str, rank: int, mode: str) -> str:
+    return f'{re.sub(r"[^a-z0-9]+", "_", method.lower())}_rank{rank}_{mode}.pt'
+
+
 def worker(args: argparse.Namespace) -> None:
-    """One rank under ``torch.distributed.run``: train its shards, save what it got."""
+    """One rank under ``torch.distributed.run``: train its shards of every case, save
+    what it got, or the error a case stopped with (every rank stops at the same point,
+    so the ranks stay in step for the next case)."""
     import torch.distributed as dist
     from mmengine.model import MMDistributedDataParallel
-    rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
-    local_rank = int(os.environ['LOCAL_RANK'])
+    rank = int(os.environ['RANK'])
+    world, local_rank = int(os.environ['WORLD_SIZE']), int(os.environ['LOCAL_RANK'])
     if args.device == 'cuda':
         device = torch.device('cuda', local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)
@@ -141,21 +174,29 @@ def worker(args: argparse.Namespace) -> None:
     else:
         device = torch.device('cpu')
     dist.init_process_group(args.backend)
-    for mode in MODES:
-        model = MMDistributedDataParallel(
-            module=build(args.size, device), broadcast_buffers=False,
-            device_ids=[device.index] if device.type == 'cuda' else None)
-        if mode == 'local':
-            model.register_comm_hook(None, _local_gradients)
-        losses = train(model, args.size, device, rank, world)
-        torch.save(dict(losses=losses, tensors=trained_tensors(model.module)),
-                   Path(args.out) / f'rank{rank}_{mode}.pt')
+    for method in METHODS:
+        for mode in MODES if method == CONTROL else MODES[:1]:
+            model = MMDistributedDataParallel(
+                module=build(method, args.size, device), broadcast_buffers=False,
+                device_ids=[device.index] if device.type == 'cuda' else None)
+            if mode == 'local':
+                model.register_comm_hook(None, _local_gradients)
+            try:
+                found = dict(losses=train(model, args.size, device, rank, world),
+                             tensors=trained_tensors(model.module))
+            except RuntimeError as error:
+                found = dict(error=str(error).strip().splitlines()[0])
+            torch.save(found, Path(args.out) / _file_name(method, rank, mode))
     dist.destroy_process_group()
 
 
 def compare(ranks: Sequence[dict], single: dict, initial: Dict[str, torch.Tensor],
             tolerance: float = DDP_TOLERANCE) -> Tuple[bool, str]:
     """Every rank against rank 0 and against the one-process run; losses likewise."""
+    stopped = [f'rank {rank}: {found["error"]}' for rank, found in enumerate(ranks)
+               if 'error' in found]
+    if stopped:
+        return (False, f'training stopped ({stopped[0]})')
     _, change = worst_of((n, (single['tensors'][n] - t).abs().max().item())
                          for n, t in initial.items())
     if not (math.isfinite(change) and change > 0):
@@ -175,8 +216,11 @@ def compare(ranks: Sequence[dict], single: dict, initial: Dict[str, torch.Tensor
             f'{worst:.1e} ({where}), tolerance {tolerance:.0e}')
 
 
-def check(device: str, size: str, work: Path, tolerance: float = DDP_TOLERANCE) -> Result:
-    """Run the ranks (and the control) and one process on ``device``; compare them."""
+def check(device: str, size: str, work: Path,
+          tolerance: float = DDP_TOLERANCE) -> List[Result]:
+    """Run the ranks of every case (and the control) in one launch, and one process per
+    case on ``device``; compare them. One result per case of :data:`METHODS`, then the
+    control's."""
     processes, backend = process_plan(device)
     out = Path(tempfile.mkdtemp(prefix='ddp_parity_', dir=work))
     run = subprocess.run(
@@ -185,19 +229,25 @@ def check(device: str, size: str, work: Path, tolerance: float = DDP_TOLERANCE) 
          '--device', device, '--backend', backend, '--size', size],
         capture_output=True, text=True, timeout=600)
     (out / 'ranks.log').write_text(run.stdout + run.stderr)
-    name = f'ddp: {processes} {backend} processes = one process, {ITERS} iterations'
-    if run.returncode != 0:
-        return Result(name, False, f'exit {run.returncode}, log {out / "ranks.log"}')
+    results = []
     reference_device = torch.device('cuda' if device == 'cuda' else 'cpu')
-    model = build(size, reference_device)
-    initial = trained_tensors(model)
-    single = dict(losses=train(model, size, reference_device), tensors=trained_tensors(model))
-    (synced, detail), (control, control_detail) = (
-        compare([torch.load(out / f'rank{r}_{mode}.pt', weights_only=True)
-                 for r in range(processes)], single, initial, tolerance) for mode in MODES)
-    return Result(name, synced and not control,
-                  f'on {device}: {detail}. Control, all-reduce skipped (must fail): '
-                  f'{control_detail.split("; ")[-1]}')
+    runs = [(method, 'averaged') for method in METHODS] + [(CONTROL, 'local')]
+    for method, mode in runs:
+        kind = METHODS[method][0]
+        name = (f'ddp: {method} ({kind}, multi-level head), {processes} {backend} '
+                f'processes = one process' if mode == 'averaged' else
+                f'ddp: control, {method} with the all-reduce skipped, differs (must fail)')
+        if run.returncode != 0:
+            results.append(Result(name, False, f'exit {run.returncode}, log {out / "ranks.log"}'))
+            continue
+        model = build(method, size, reference_device)
+        initial = trained_tensors(model)
+        single = dict(losses=train(model, size, reference_device),
+                      tensors=trained_tensors(model))
+        same, detail = compare([torch.load(out / _file_name(method, r, mode), weights_only=True)
+                                for r in range(processes)], single, initial, tolerance)
+        results.append(Result(name, same == (mode == 'averaged'), f'on {device}: {detail}'))
+    return results
 
 
 # ------------------------------------------------------------------ the tools' chain
@@ -232,7 +282,7 @@ default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
 
 def check_ddp(device: torch.device, work: Path, size: str = 'demo') -> List[Result]:
     """The parity of :func:`check`, then the tools' chain (see the module's docstring)."""
-    results = [check(device.type, size, work)]
+    results = check(device.type, size, work)
     gpus = torch.cuda.device_count() if device.type == 'cuda' else 2
     backend = 'nccl' if device.type == 'cuda' else 'gloo'
     cfg = _ddp_config(work)
@@ -292,9 +342,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.worker:
         worker(args)
         return 0
-    result = check(args.device, args.size, Path(tempfile.mkdtemp()))
-    print(f'{result.check}: {"pass" if result.passed else "FAIL"}: {result.detail}')
-    return 0 if result.passed else 1
+    results = check(args.device, args.size, Path(tempfile.mkdtemp()))
+    for result in results:
+        print(f'{result.check}: {"pass" if result.passed else "FAIL"}: {result.detail}')
+    return 0 if all(result.passed for result in results) else 1
 
 
 if __name__ == '__main__':

@@ -14,10 +14,13 @@ Checks (a pass/fail table at the end; exit status 1 if one fails):
   bf16: finite losses, the prompts move, the frozen ViT does not, and the loss scaler
   skips no step after the first ``AMP_SETTLE`` (where fp16 overflows would show).
 * ``ddp`` (``ddp_check.py``): at least two processes (NCCL, one per GPU, on two or more
-  GPUs; else two gloo processes on the GPU or CPU) train a few steps on shards of one global
-  batch; every rank's prompts and the loss must equal one process's on the whole batch
-  within ``DDP_TOLERANCE``. Then ``tools/dist_train.sh`` on generated data, ``--resume`` to a
-  later iteration, ``tools/test.py`` and ``MMSegInferencer`` on the task checkpoint.
+  GPUs; else two gloo processes on the GPU or CPU) train a few steps of every backbone type
+  and tuning method (EXPRES, VPT, LoRA, AdaptFormer, SSF, bias tuning, fine-tuning) under a
+  multi-level head on shards of one global batch, as MMEngine wraps them
+  (``find_unused_parameters=False``); every rank's trained tensors and the loss must equal
+  one process's on the whole batch within ``DDP_TOLERANCE``, one row per method. Then
+  ``tools/dist_train.sh`` on generated data, ``--resume`` to a later iteration,
+  ``tools/test.py`` and ``MMSegInferencer`` on the task checkpoint.
 * ``bench``: ``tools/analysis/benchmark.py`` on the device (ViT-B/16 classification and
   UperNet 512x512 steps, fp32 and AMP, with the GPU targets); CUDA only.
 
