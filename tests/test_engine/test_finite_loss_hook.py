@@ -74,3 +74,49 @@ def test_only_losses_are_read_and_a_first_iteration_says_nothing_was_saved(tmp_p
                                                  'was saved yet'):
         run(tmp_path, at=1, bad=float('nan'), hooks=[dict(type='FiniteLossHook')])
     assert FiniteLossHook.priority == 'ABOVE_NORMAL'
+
+
+def _rank_runs_the_hook(rank: int, world: int, port: int, out: str) -> None:
+    """One gloo rank: iteration 3's loss is NaN on rank 1 only; record what the hook did."""
+    import json
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=world)
+    loss = torch.tensor(float('nan') if rank == 1 else 0.5)
+    runner = SimpleNamespace(work_dir=out, iter=2)
+    try:
+        FiniteLossHook().after_train_iter(runner, 0, outputs=dict(loss=loss))
+        found = dict(raised=None)
+    except NonFiniteLossError as error:
+        found = dict(raised=type(error).__name__, message=str(error))
+    with open(osp.join(out, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+    dist.destroy_process_group()
+
+
+def test_every_rank_stops_at_the_iteration_where_one_rank_saw_nan(tmp_path):
+    """A rank that stopped alone would leave the others waiting in the next all-reduce."""
+    import json
+    import socket
+    import time
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    context = mp.start_processes(_rank_runs_the_hook, args=(2, port, str(tmp_path)),
+                                 nprocs=2, join=False, start_method='spawn')
+    deadline = time.monotonic() + 120
+    while not context.join(timeout=5):  # raises if a rank failed
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail('the ranks did not finish: one of them waits for the other')
+    found = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    assert [f['raised'] for f in found] == ['NonFiniteLossError'] * 2
+    assert 'iteration 3: loss = nan on this rank; not finite on rank(s) 1' in \
+        found[1]['message']
+    assert "iteration 3: this rank's losses are finite; not finite on rank(s) 1" in \
+        found[0]['message']
