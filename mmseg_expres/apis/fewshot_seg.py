@@ -60,8 +60,10 @@ def prepare_supports(model: nn.Module, supports: Sequence[Image],
     for i, (support, mask) in enumerate(zip(supports, support_masks), start=1):
         image = as_bgr(support)
         name = f'support {i}' + (f' ({mask})' if isinstance(mask, str) else '')
+        # a photo's EXIF orientation: the mask must match the photo as shown
         binary = read_support_mask(mask, image.shape[:2], cls, color, ignore_index,
-                                   resize_masks, name)
+                                   resize_masks, name,
+                                   image_path=support if isinstance(support, str) else None)
         images.append(torch.from_numpy(mmcv.imresize(image, (w, h))).permute(2, 0, 1))
         masks.append(torch.from_numpy(mmcv.imresize(binary, (w, h), interpolation='nearest')))
     return Supports(torch.stack(images), torch.stack(masks))

@@ -35,7 +35,7 @@ class Segmenter:
     with the given supports (class 1 = the supports' object).
 
     Args:
-        model: from :func:`~.inference_model.init_inference_model`.
+        model: from :func:`~.inference.init_model`.
         supports: the few-shot segmentor's supports (:func:`~.fewshot_seg.prepare_supports`);
             None for other models.
         class_name: the few-shot class's name in legends.

@@ -151,3 +151,22 @@ def test_an_orientation_tag_on_a_mask_turns_nothing(tmp_path):
     out = CheckedLoadAnnotations(num_classes=2)(dict(
         seg_map_path=str(tmp_path / 'm.png'), reduce_zero_label=False, seg_fields=[]))
     assert np.array_equal(out['gt_seg_map'], labels)
+
+
+def test_few_shot_inference_applies_the_rule_to_support_files(tmp_path):
+    """prepare_supports (tools/infer.py --support, segment.py, the API) passes the support
+    photo to the mask reader: a mask of the stored pixels is refused even with
+    resize_masks, which would otherwise stretch it over the turned photo."""
+    from mmseg_expres.apis import init_model
+    from mmseg_expres.apis.fewshot_seg import prepare_supports
+
+    from ..test_tools.infer_models import DEMO_FEWSHOT, FEWSHOT_META, write_demo_model
+    model = init_model(*write_demo_model(tmp_path / 'model', DEMO_FEWSHOT, FEWSHOT_META))
+    band = _photo(str(tmp_path / 's.jpg'), (24, 40), orientation=6)
+    stored = str(tmp_path / 'stored.png')
+    Image.fromarray(np.ascontiguousarray(np.rot90(band))).save(stored)
+    with pytest.raises(SupportMaskError, match='drawn on the unturned pixels'):
+        prepare_supports(model, [str(tmp_path / 's.jpg')], [stored], resize_masks=True)
+    shown = str(tmp_path / 'shown.png')
+    Image.fromarray(band).save(shown)
+    prepare_supports(model, [str(tmp_path / 's.jpg')], [shown])

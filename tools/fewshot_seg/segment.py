@@ -24,7 +24,7 @@ from typing import List, Tuple
 
 import mmcv
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from mmseg_expres.apis import init_model
 from mmseg_expres.apis.fewshot_seg import (QUERY_BATCH_SIZE, encode_supports,
@@ -83,9 +83,7 @@ def main() -> None:
     if args.batch_size < 1:
         raise SystemExit(f'--batch-size must be >= 1, got {args.batch_size}.')
     outputs = output_paths(args.query, args.out, args.out_dir)
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
-    model = init_model(cfg, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, args.device, args.cfg_options)
     try:
         supports = encode_supports(model, prepare_supports(
             model, args.supports, args.masks, args.class_id, color=args.color,
