@@ -10,8 +10,6 @@ import os
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -22,7 +20,7 @@ from mmseg_expres.datasets.demo_data.segmentation import CUSTOM_CLASSES
 
 from ..test_datasets.test_training_check import plant_defects
 from .seg_runs import REPO, tool
-from .test_custom_data_tools import USER_CONFIG, in_process
+from .test_custom_data_tools import in_process, run, user  # noqa: F401 (fixture)
 from .test_infer import run_in_process
 
 #: one colour per class, far from the demo palette (red, green, blue, yellow)
@@ -30,39 +28,26 @@ COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
 FRAMES, FRAME_SIZE = 4, (64, 80)  # h, w: the generated images' size
 
 
-def run(args, cwd, env):
-    """A tool (or ``python -c``) as the user runs it from their folder: a new process."""
-    result = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True,
-                            text=True, timeout=300,
-                            env=dict(os.environ, OMP_NUM_THREADS='1', **env))
+def run_here(args, user):
+    """A tool (or ``python -c``) as the user runs it from their folder: (status, output)."""
+    result = run(args, cwd=user['home'], check=False, env=user['env'])
     return result.returncode, result.stdout + result.stderr
 
 
 def python_block(path: str, marker: str) -> str:
     """The ```python block of a doc that contains ``marker``, as written."""
     text = open(path, encoding='utf-8').read()
-    block = next(b for b in re.findall(r'```python\n(.*?)```', text, re.S) if marker in b)
-    return block
+    return next(b for b in re.findall(r'```python\n(.*?)```', text, re.S) if marker in b)
 
 
 @pytest.fixture(scope='module')
-def walk(tmp_path_factory):
-    """The user's folder after the guide's first commands: assets, config, a training."""
-    home = tmp_path_factory.mktemp('own_data')
-    assert not str(home).startswith(str(REPO))
-    env = {'MMSEG_EXPRES_CACHE': str(home / 'cache')}
-    # in this process (a start-up saved), from the user's folder
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(home)
-        assert in_process(tool('make_demo_assets.py'), '--custom', '--out', 'demo',
-                          '--num-train', '6', '--num-val', '2') is None
-    data = str(home / 'demo' / 'my_dataset')
-    (home / 'my_config.py').write_text(USER_CONFIG.format(
-        data_root=data, vit=str(home / 'demo' / 'vit_demo.pth')))
-    status, log = run([str(REPO / 'tools' / 'train.py'), 'my_config.py', '--work-dir',
-                       'work_dirs/my_run'], home, env)
-    assert status == 0, log
-    return dict(home=home, data=data, env=env, log=log, work=home / 'work_dirs' / 'my_run')
+def walk(user):
+    """The user's folder after the guide's first commands (``user``: assets, their
+    config, a training), with the run where the guide puts it, work_dirs/my_run."""
+    os.makedirs(user['home'] / 'work_dirs', exist_ok=True)
+    if not osp.exists(user['home'] / 'work_dirs' / 'my_run'):
+        os.symlink(user['work'], user['home'] / 'work_dirs' / 'my_run')
+    return dict(user, work=user['home'] / 'work_dirs' / 'my_run')
 
 
 def test_checker_passes_the_users_data(walk, capsys, monkeypatch):
@@ -93,9 +78,8 @@ def test_dumped_config_says_what_ran(walk):
 
 
 def test_test_tool_scores_the_users_config(walk):
-    status, out = run([str(REPO / 'tools' / 'test.py'), 'my_config.py',
-                       'work_dirs/my_run/iter_4.pth', '--work-dir', 'test_run'],
-                      walk['home'], walk['env'])
+    status, out = run_here([tool('test.py'), 'my_config.py', 'work_dirs/my_run/iter_4.pth',
+                            '--work-dir', 'test_run'], walk)
     assert status == 0 and 'mIoU' in out
     assert all(name in out for name in CUSTOM_CLASSES)  # the per-class IoU table
 
@@ -187,15 +171,15 @@ def test_the_guides_and_the_readmes_api_snippets_run_as_written(walk):
     checks = ('\nassert model.decode_head.conv_seg.out_channels == 4\n'
               'assert ours.decode_head.conv_seg.out_channels == 4\n'
               'assert tuple(ours.dataset_meta["classes"]) == ' + repr(CUSTOM_CLASSES) + '\n')
-    status, out = run(['-c', guide + checks + readme], home, walk['env'])
+    status, out = run_here(['-c', guide + checks + readme], walk)
     assert status == 0, out
     assert Image.open(home / 'pred.png').size[0] >= FRAME_SIZE[1]
     assert os.listdir(home / 'inferencer_out')
     # why the guide's first line is there: without it, MMEngine cannot read my_config.py
     read = 'from mmengine.config import Config; Config.fromfile("my_config.py")'
-    status, out = run(['-c', read], home, walk['env'])
+    status, out = run_here(['-c', read], walk)
     assert status != 0 and 'mmengine does not support to load mmseg_expres config' in out
-    assert run(['-c', 'import mmseg_expres; ' + read], home, walk['env'])[0] == 0
+    assert run_here(['-c', 'import mmseg_expres; ' + read], walk)[0] == 0
 
 
 def test_train_reports_every_planted_defect_in_one_message(walk, tmp_path, capsys,
