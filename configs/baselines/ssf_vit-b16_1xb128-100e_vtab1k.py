@@ -3,3 +3,4 @@
 _base_ = ['../_base_/vtab1k.py', '../_base_/baselines.py']
 
 model = dict(backbone=dict(**_base_.vit, **_base_.ssf, readout='cls'))
+optim_wrapper = dict(paramwise_cfg=_base_.ssf_paramwise_cfg)  # no decay on 1-D tensors

@@ -5,3 +5,4 @@ _base_ = ['../fewshot/expres_vit-b16_proto_1xb8-20k_coco20i-480x480.py',
           '../_base_/baselines.py']
 
 model = dict(backbone=_base_.ssf)
+optim_wrapper = dict(paramwise_cfg=_base_.ssf_paramwise_cfg)  # no decay on 1-D tensors

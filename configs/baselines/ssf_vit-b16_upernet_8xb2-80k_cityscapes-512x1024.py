@@ -3,3 +3,4 @@
 _base_ = ['../expres/expres_vit-b16_upernet_8xb2-80k_cityscapes-512x1024.py', '../_base_/baselines.py']
 
 model = dict(backbone=_base_.ssf)
+optim_wrapper = dict(paramwise_cfg=_base_.ssf_paramwise_cfg)  # no decay on 1-D tensors

@@ -2,4 +2,4 @@
 # only.
 _base_ = ['./vpt-deep_vit-b16_1xb64-100e_fgvc-fewshot.py']
 
-model = dict(backbone=dict(mode='shallow'))
+model = dict(backbone=_base_.vpt_shallow)  # mode and prompt dropout (_base_/baselines.py)

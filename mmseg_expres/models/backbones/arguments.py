@@ -91,11 +91,20 @@ def check_expres_args(num_tokens: int, residual_sites: Sequence[str], visibility
                          f'names from {ALL_SITES}; unknown: {unknown}.')
 
 
-def check_vpt_args(num_tokens: int, mode: str, readout: Optional[str]) -> None:
+def check_dropout(name: str, value: Any) -> None:
+    """A ValueError unless ``value`` is a dropout probability in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= value < 1.0:
+        raise ValueError(f'{name} must be a dropout probability in [0, 1), got {value!r}.')
+
+
+def check_vpt_args(num_tokens: int, mode: str, readout: Optional[str],
+                   prompt_dropout: float = 0.0) -> None:
     """The checks of :class:`VPTViT`'s arguments that need no ViT."""
     check_choice('mode', mode, VPT_MODES)
     check_num_tokens(num_tokens, 1, 'use ExpresViT(num_tokens=0) for the linear probe')
     check_readout(readout, num_tokens, output_tokens=False)
+    check_dropout('prompt_dropout', prompt_dropout)
 
 
 def check_peft_args(method: str, num_tokens: int, readout: Optional[str],

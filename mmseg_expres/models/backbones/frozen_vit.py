@@ -98,6 +98,12 @@ def tuning_method(state_dict: dict, prefix: str) -> Tuple[str, str]:
     return 'no prompts or adapters', ''
 
 
+def drop_path_modules(vit: nn.Module) -> List[nn.Module]:
+    """The ViT's drop-path modules (timm builds them for ``drop_path_rate > 0`` only)."""
+    from timm.layers import DropPath
+    return [m for m in vit.modules() if isinstance(m, DropPath)]
+
+
 def _vit_part(name: str) -> str:
     """The part of the ViT a parameter belongs to, for messages: ``blocks.3``, ``norm``."""
     parts = name.split('.')
@@ -110,8 +116,10 @@ class FrozenViTBackbone(BaseModule):
     Subclasses add their trainable parameters, then call :meth:`finish_setup`.
 
     * Frozen: ``requires_grad=False`` on every ViT parameter (but its biases with
-      ``tune_bias``), and the ViT stays in eval mode under ``train()`` (no dropout, no
-      drop-path).
+      ``tune_bias``), and the ViT stays in eval mode under ``train()`` (no dropout), but
+      for its drop-path where ``vit_cfg`` asks for one (``drop_path_rate``, NOAH's
+      protocol); only backbones that run timm's ``Block.forward``
+      (:attr:`runs_timm_blocks`) apply it, others refuse it.
     * Only what an output reads trains (:meth:`reads_vit_parameter`): the final norm
       only where an output applies it, no block after the last one an output reads.
       A tensor that trains without reaching the loss never gets a gradient, and
@@ -149,6 +157,10 @@ class FrozenViTBackbone(BaseModule):
         init_cfg: must be None (the ViT comes from ``pretrained``).
     """
 
+    #: Whether the subclass runs timm's ``Block.forward``, which applies the blocks'
+    #: drop-path (VPTViT, PeftViT); ExpresViT's blocks (``expres_block``) do not.
+    runs_timm_blocks = False
+
     def __init__(self, arch: str, img_size: Union[int, Tuple[int, int]],
                  pretrained: Optional[str], out_indices: Sequence[int],
                  final_norm: Union[bool, str],
@@ -162,6 +174,11 @@ class FrozenViTBackbone(BaseModule):
         check_choice('final_norm', final_norm, FINAL_NORMS)
         super().__init__(init_cfg=None)
         self.vit = create_timm_vit(arch, img_size, vit_cfg)
+        if drop_path_modules(self.vit) and not self.runs_timm_blocks:
+            raise ValueError(f'{type(self).__name__} runs its own blocks, which apply no '
+                             'drop-path: vit_cfg drop_path_rate would do nothing. Remove '
+                             'it, or use a backbone that runs timm\'s blocks (VPTViT, '
+                             'PeftViT).')
         self.depth = len(self.vit.blocks)
         self.out_indices = check_block_indices('out_indices', out_indices, self.depth)
         if pretrained is not None:
@@ -210,10 +227,13 @@ class FrozenViTBackbone(BaseModule):
                       key=lambda part: (part.count('.'), len(part), part))
 
     def train(self, mode: bool = True) -> 'FrozenViTBackbone':
-        """Set train mode on the prompts; a frozen ViT stays in eval (no dropout)."""
+        """Set train mode on the prompts; a frozen ViT stays in eval (no dropout), but
+        for its drop-path, if it has one (``vit_cfg`` ``drop_path_rate``)."""
         super().train(mode)
         if self.frozen:
             self.vit.eval()
+            for module in drop_path_modules(self.vit):
+                module.train(mode)
         return self
 
     def num_trainable_params(self) -> Tuple[int, int]:

@@ -4,10 +4,18 @@
 layer: ``W x + (alpha / r) * B A dropout(x)``, with A (r, in) Kaiming-uniform and B
 (out, r) zero, so training starts from the frozen ViT. The frozen layer stays inside as
 ``base_layer``; :func:`merge_lora` folds ``B A`` into it and puts the plain layer back.
+
+The dropout on the input of ``A`` is that of NOAH's LoRA baseline (github.com/
+ZhangYuanhan-AI/NOAH, commit e9c55f3: ``supernet_train_prompt.py`` ``--drop_rate_LoRA``
+default 0.1, which ``configs/LoRA/VTAB/slurm_train_lora_vtab.sh`` keeps;
+``model/supernet_vision_transformer_timm.py`` ``Attention.forward`` computes
+``LoRA_b(LoRA_a(LoRA_drop(x)))``, peft's order too).
 """
 from typing import List, Sequence
 
 from torch import nn
+
+from .arguments import check_dropout
 
 #: The adapter name peft gives the one LoRA adapter here (keys ``...lora_A.default...``).
 ADAPTER_NAME = 'default'
@@ -46,9 +54,9 @@ def add_lora(vit: nn.Module, targets: Sequence[str], rank: int, alpha: float,
              dropout: float) -> None:
     """Inject peft's LoRA layers into the ``targets`` of every block of ``vit``."""
     from peft import LoraConfig, inject_adapter_in_model
-    if not alpha > 0 or not 0.0 <= dropout < 1.0:
-        raise ValueError(f'lora_alpha must be > 0 and lora_dropout in [0, 1), got '
-                         f'{alpha!r} and {dropout!r}.')
+    if not alpha > 0:
+        raise ValueError(f'lora_alpha must be > 0, got {alpha!r}.')
+    check_dropout('lora_dropout', dropout)
     paths = lora_target_paths(vit, targets, rank)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, bias='none',
                         target_modules=paths)

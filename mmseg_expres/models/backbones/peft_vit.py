@@ -12,7 +12,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .adaptformer import add_adaptformer
-from .arguments import check_peft_args
+from .arguments import check_dropout, check_peft_args
 from .frozen_vit import FrozenViTBackbone
 from .lora import add_lora, merge_lora
 from .ssf import add_ssf, merge_ssf
@@ -29,7 +29,8 @@ class PeftViT(FrozenViTBackbone):
     * ``'lora'`` (Hu et al., ICLR 2022): rank-``lora_rank`` updates of ``lora_targets``
       in every block, scaled by ``lora_alpha / lora_rank`` (:mod:`.lora`).
     * ``'adaptformer'`` (Chen et al., NeurIPS 2022): a bottleneck of ``adapter_dim``
-      beside every MLP, scaled by ``adapter_scale`` (:mod:`.adaptformer`).
+      beside every MLP, reading the block's residual stream as the authors' code does,
+      scaled by ``adapter_scale`` (:mod:`.adaptformer`).
     * ``'ssf'`` (Lian et al., NeurIPS 2022): a per-channel scale and shift after each
       operation (:mod:`.ssf`).
 
@@ -43,7 +44,8 @@ class PeftViT(FrozenViTBackbone):
         method: one of ``('lora', 'adaptformer', 'ssf')``.
         num_tokens: must be 0; accepted so that a baseline line replaces the type of an
             EXPRES backbone config, which carries ``num_tokens``.
-        lora_rank, lora_alpha, lora_dropout: LoRA's r, alpha and dropout on its input.
+        lora_rank, lora_alpha, lora_dropout: LoRA's r, alpha and dropout on its input
+            (0.1: NOAH's LoRA baseline, :mod:`.lora`).
         lora_targets: linear layers of each block LoRA adapts (timm: ``qkv``, ``proj``,
             ``fc1``, ``fc2``).
         adapter_dim, adapter_scale, adapter_dropout: AdaptFormer's bottleneck, ``s`` and
@@ -51,6 +53,8 @@ class PeftViT(FrozenViTBackbone):
         merged: the ViT holds folded LoRA or SSF weights (an export); nothing is added
             and nothing trains.
     """
+
+    runs_timm_blocks = True  # drop-path in vit_cfg acts (NOAH's protocol)
 
     def __init__(self,
                  arch: str = 'vit_base_patch16_224',
@@ -64,7 +68,7 @@ class PeftViT(FrozenViTBackbone):
                  final_norm: Union[bool, str] = False,
                  lora_rank: int = 8,
                  lora_alpha: float = 8.0,
-                 lora_dropout: float = 0.0,
+                 lora_dropout: float = 0.1,
                  lora_targets: Sequence[str] = ('qkv',),
                  adapter_dim: int = 64,
                  adapter_scale: float = 0.1,
@@ -86,6 +90,7 @@ class PeftViT(FrozenViTBackbone):
         elif method == 'adaptformer':
             if not isinstance(adapter_dim, int) or not 1 <= adapter_dim:
                 raise ValueError(f'adapter_dim must be an integer >= 1, got {adapter_dim!r}.')
+            check_dropout('adapter_dropout', adapter_dropout)
             add_adaptformer(self.vit, adapter_dim, adapter_scale, adapter_dropout)
             description = f'AdaptFormer r={adapter_dim}, s={adapter_scale}'
         else:

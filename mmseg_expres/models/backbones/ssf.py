@@ -6,6 +6,10 @@ Tuning", NeurIPS 2022 (github.com/dongzelian/SSF, ``models/vision_transformer.py
 ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2`` and the final norm. Each of those
 operations is affine in its last step, so the scale and shift fold into its weight and
 bias (:func:`merge_ssf`), and the merged ViT is the plain timm ViT.
+
+SSF's code trains its scales and shifts, as every 1-D tensor, without weight decay
+(``optim_factory.py`` ``param_groups_weight_decay``, commit e94e0e7): the SSF configs'
+``optim_wrapper.paramwise_cfg`` (``ssf_paramwise_cfg`` in ``configs/_base_/baselines.py``).
 """
 from typing import List
 

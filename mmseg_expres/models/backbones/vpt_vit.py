@@ -4,6 +4,13 @@ VPT-shallow inserts K learnable prompts once at the input; VPT-deep *replaces* t
 a fresh set of K prompts at the input of every block. Everything else is the frozen ViT,
 so this backbone shares ExpresViT's token layout, outputs and freezing rules and differs
 only in the prompts: no residual prompts, one prompt set per layer in deep mode.
+
+Prompt dropout as VPT's code applies it (github.com/KMnP/vpt, commit 4410440,
+``src/models/vit_prompt/vit.py``, ``PromptedTransformer``): one ``Dropout`` on each prompt
+set as it enters the sequence, after it is expanded over the batch (``incorporate_prompt``
+for the input set, ``forward_deep_prompt`` for every deep set), active in train mode only.
+VPT's VTAB-1k runs use 0.1 for deep (``demo.ipynb``, "the hyperparameters are the same
+from our paper") and the default 0.0 (``src/configs/config.py``) for shallow.
 """
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -35,6 +42,8 @@ class VPTViT(FrozenViTBackbone):
         img_size: input size (or (H, W)) the position embeddings are laid out for.
         pretrained: path of the pretrained ViT weights, or None for random weights.
         num_tokens: K, prompts per layer.
+        prompt_dropout: dropout probability on each prompt set while training (VPT's
+            ``MODEL.PROMPT.DROPOUT``).
         mode: ``'shallow'`` (prompts at the input only) or ``'deep'`` (replaced at every
             block).
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
@@ -50,6 +59,8 @@ class VPTViT(FrozenViTBackbone):
             re-initialised.
     """
 
+    runs_timm_blocks = True  # drop-path in vit_cfg acts (NOAH's protocol)
+
     def __init__(self,
                  arch: str = 'vit_base_patch16_224',
                  img_size: Union[int, Tuple[int, int]] = 224,
@@ -61,16 +72,19 @@ class VPTViT(FrozenViTBackbone):
                  output_tokens: bool = False,
                  final_norm: Union[bool, str] = False,
                  tune_bias: bool = False,
+                 prompt_dropout: float = 0.0,
                  vit_cfg: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        check_vpt_args(num_tokens, mode, readout)
+        check_vpt_args(num_tokens, mode, readout, prompt_dropout)
         super().__init__(arch, img_size, pretrained, out_indices, final_norm, readout,
                          output_tokens, True, vit_cfg, init_cfg, tune_bias)
         self.num_tokens = num_tokens
         self.mode = mode
         self.prompts = nn.Parameter(
             torch.empty(self.depth if mode == 'deep' else 1, num_tokens, self.embed_dim))
-        self.finish_setup(f'{mode}, K={num_tokens}{", ViT biases train" if tune_bias else ""}')
+        self.prompt_dropout = nn.Dropout(prompt_dropout)  # trains: it is not in self.vit
+        self.finish_setup(f'{mode}, K={num_tokens}, prompt dropout {prompt_dropout}'
+                          f'{", ViT biases train" if tune_bias else ""}')
 
     def init_weights(self) -> None:
         """VPT's Xavier-uniform init of the prompts (:func:`vpt_uniform_bound`).
@@ -80,6 +94,13 @@ class VPTViT(FrozenViTBackbone):
         bound = vpt_uniform_bound(self.vit.patch_embed.patch_size[0], self.embed_dim)
         with torch.no_grad():
             self.prompts.uniform_(-bound, bound)
+
+    def prompt_set(self, layer: int, batch: int) -> Tensor:
+        """(B, K, d): the prompts of ``layer`` for a batch, through the prompt dropout.
+
+        Expanded first, as VPT does, so that each image draws its own dropout mask.
+        """
+        return self.prompt_dropout(self.prompts[layer].expand(batch, -1, -1))
 
     def forward(self, images: Tensor) -> Tuple[Tensor, ...]:
         """Run the frozen ViT with VPT prompts.
@@ -95,12 +116,12 @@ class VPTViT(FrozenViTBackbone):
         x = self.embed_images(images)
         batch, rows, tokens = x.shape[0], image_rows(self.num_tokens), \
             output_token_rows(self.num_tokens)
-        z = torch.cat([x, self.prompts[0].expand(batch, -1, -1)], dim=1)
+        z = torch.cat([x, self.prompt_set(0, batch)], dim=1)
         image_states: List[Tensor] = []
         for index, block in enumerate(self.vit.blocks):
             if self.mode == 'deep' and index > 0:
                 # deep VPT discards the previous block's prompt outputs (replace, not add)
-                z = torch.cat([z[:, rows], self.prompts[index].expand(batch, -1, -1)], dim=1)
+                z = torch.cat([z[:, rows], self.prompt_set(index, batch)], dim=1)
             z = block(z)
             if index in self.out_indices:
                 image_states.append(z[:, rows])
