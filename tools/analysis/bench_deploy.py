@@ -5,8 +5,8 @@ The model (the demo config's EXPRES + UperNet; ``--deploy-checkpoint``, default 
 demo's own ``work_dirs/demo`` checkpoint if ``bash tools/run_demo.sh`` ran, else random
 weights: timing only) is exported by ``tools/deploy/export_onnx.py``'s code at the size
 of the demo validation images (128x160), its parity checked, then quantized by
-onnxruntime's ``quantize_dynamic`` (int8 weights, activations quantized per call). Each
-case segments one image per step, batch 1, on the CPU with the same thread count:
+onnxruntime's ``quantize_dynamic`` (int8 weights of the MatMul and Gemm ops, activations
+quantized per call). Each case segments one image per step, batch 1, on the CPU with the same thread count:
 
 * PyTorch: the exported module itself (in-graph preprocessing, whole-image inference,
   argmax), eager, ``no_grad``;
@@ -33,6 +33,10 @@ DEMO_DATA = osp.join(REPO, 'data', 'demo', 'ADEChallengeData2016')
 DEMO_CHECKPOINT = osp.join(REPO, 'work_dirs', 'demo', 'last_checkpoint')
 PYTORCH, ORT_FP32, ORT_INT8 = 'PyTorch (eager, no_grad)', 'onnxruntime fp32', \
     'onnxruntime int8 (dynamic)'
+#: What int8 quantizes: the ViT's linear layers (as the published ViT-B figure). The
+#: default also turns the heads' convolutions into ConvInteger, which onnxruntime's CPU
+#: kernels run several times slower than fp32 (docs/benchmark.md).
+INT8_OPS = ['MatMul', 'Gemm']
 
 
 def demo_checkpoint() -> Optional[str]:
@@ -110,7 +114,7 @@ def deploy_cases(quick: bool, checkpoint: Optional[str]) -> Tuple[List[Case], Di
     lines: List[str] = []
     parity = export_onnx(model, load_checked_config(CONFIG), fp32, shape, images[:3],
                          log=lines.append)
-    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS)
     threads = torch.get_num_threads()
     # onnxruntime's threads must not spin while the PyTorch case runs
     sessions = {name: open_session(path, threads, spinning=False)
