@@ -19,7 +19,7 @@ from .graph import StaticSegmentor, patch_sizes, vit_backbones
 from .parity import Parity, measure
 from .runtime import CLASSES, INPUT, LOGITS, DeployInfo, open_session
 
-#: The ONNX opset the exporter writes (onnxruntime 1.20+ runs it).
+#: The ONNX opset the exporter writes (onnxruntime >= 1.14 runs it).
 OPSET = 18
 
 

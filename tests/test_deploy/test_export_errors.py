@@ -169,3 +169,19 @@ def test_a_slide_mode_config_is_exported_whole_with_a_warning(linear, tmp_path):
                             'model.test_cfg.stride=(8,8)']) == 0
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert 'slide mode' in DeployInfo.from_metadata(props).notes[0]
+
+
+def test_what_the_export_does_not_cover_is_refused_by_name(linear):
+    from torch import nn
+
+    from mmseg_expres.apis import init_model
+    from mmseg_expres.deploy import ExportError
+    from mmseg_expres.deploy.export import check_exportable, check_shape
+    with pytest.raises(ExportError, match='builds a Linear; the ONNX export covers mmseg '
+                       'EncoderDecoder segmentors'):
+        check_exportable(nn.Linear(2, 2))
+    model = init_model(*linear)
+    assert check_shape(model, (40, 48)) == (40, 48)
+    with pytest.raises(ExportError, match='33 and 41 are not multiples of the ViT patch '
+                       r'size 8 .* Use 32 / 40 or 40 / 48\.'):
+        check_shape(model, (33, 41))
