@@ -49,9 +49,10 @@ def main() -> None:
     if not args.no_data_check and checks_data(cfg):  # once, on rank 0
         try:
             reports = check_before_training(cfg, with_options=bool(args.cfg_options))
-            print_log(passed_line(reports), logger='current')
         except DataCheckError as error:
             raise SystemExit(str(error)) from None
+        if reports:  # none for classification configs
+            print_log(passed_line(reports), logger='current')
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':

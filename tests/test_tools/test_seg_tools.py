@@ -208,5 +208,7 @@ def test_wrong_data_root_fails_before_training(tmp_path, vit_ckpt):
     result = run_tool([tool('train.py'), cfg, '--work-dir', str(tmp_path / 'run')],
                       check=False)
     assert result.returncode != 0
-    assert 'DatasetLayoutError' in result.stderr and 'expected layout' in result.stderr
+    # every missing folder in one message, with the layout expected and the fix
+    assert 'missing folder: 4 file(s)' in result.stderr and 'expected layout' in result.stderr
+    assert 'Set data_root' in result.stderr
     assert 'Iter(train)' not in result.stdout + result.stderr

@@ -83,8 +83,11 @@ def pair_files(spec: SplitSpec) -> Tuple[List[Tuple[str, str]], List[Tuple[str, 
     problems = []
     for folder in (spec.img_dir, spec.seg_dir):
         if not osp.isdir(folder):
-            problems.append(('missing folder', folder,
-                             f'{spec.name}: folder {folder} does not exist'))
+            problems.append(('missing folder', folder, (
+                f'{spec.name}: folder {folder} does not exist; expected layout '
+                f'{spec.img_dir}/**/<name>{spec.img_suffix} with '
+                f'{spec.seg_dir}/**/<name>{spec.seg_suffix}. Set data_root (the data set\'s '
+                'folder) in the config, or move the files there')))
     images, masks = _files(spec.img_dir, spec.img_suffix), _files(spec.seg_dir, spec.seg_suffix)
     for name in sorted(images.keys() - masks.keys()):
         problems.append(('image without mask', images[name],
