@@ -112,14 +112,14 @@ class ResultsFile:
 
     @classmethod
     def of_protocol(cls, args: argparse.Namespace, root_key: str, root: str,
-                    empty: dict) -> 'ResultsFile':
+                    empty: dict, **extra) -> 'ResultsFile':
         """``--results`` (or ``<work-dir>/results.json``) with a protocol's settings.
 
-        The settings: the config, the data root (recorded under ``root_key``) and the
-        ``--cfg-options`` given to every run.
+        The settings: the config, the data root (recorded under ``root_key``), the
+        ``--cfg-options`` given to every run, and ``extra`` (e.g. the protocol's name).
         """
         settings = {'config': osp.abspath(args.config), root_key: osp.abspath(root),
-                    'cfg_options': list(args.cfg_options)}
+                    'cfg_options': list(args.cfg_options), **extra}
         return cls(args.results or osp.join(args.work_dir, 'results.json'), settings, empty)
 
     def save(self) -> None:

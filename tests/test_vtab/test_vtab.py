@@ -295,6 +295,83 @@ def test_protocol_dry_run_prints_grid_commands_only(tmp_path, capsys):
     assert not (tmp_path / 'w' / 'results.json').exists()
 
 
+def test_noah_protocol_runs_the_final_runs_only_with_noahs_settings(tmp_path, capsys):
+    """ZhangYuanhan-AI/NOAH e9c55f3, configs/LoRA/VTAB/slurm_train_lora_vtab.sh: one lr
+    (1e-3) and weight decay (1e-4) for every task, batch 64, 100 epochs, no selection."""
+    protocol = load_tool('run_protocol')
+    protocol.main(['--vtab-root', str(tmp_path), '--tasks', 'dtd', '--work-dir',
+                   str(tmp_path / 'w'), '--protocol', 'noah', '--seeds', '42', '44',
+                   '--dry-run'])
+    commands = [line for line in capsys.readouterr().out.splitlines() if 'train.py' in line]
+    assert len(commands) == 2 and all('/final/lr0.001_wd0.0001_seed' in c for c in commands)
+    assert all('train_split=train800val200' in c and 'optim_wrapper.optimizer.type=AdamW'
+               in c and 'model.backbone.vit_cfg.drop_path_rate=0.1' in c for c in commands)
+    with pytest.raises(SystemExit):  # NOAH selects nothing: one lr and weight decay
+        protocol.parse_args(['--vtab-root', 'x', '--tasks', 'dtd', '--protocol', 'noah',
+                             '--lrs', '0.001', '0.01'])
+
+
+def test_noah_protocol_builds_adamw_at_lr_1e3_batch_64_and_drop_path_01(tmp_path):
+    """What a run of the NOAH protocol gets: AdamW (no SGD momentum left), lr 1e-3 and
+    weight decay 1e-4 not rescaled, batch 64 in every loader, warm-up from 1e-6 and a
+    cosine to 1e-5 (timm's --warmup-lr and --min-lr defaults), drop-path rising to 0.1."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import MODELS, DefaultScope
+
+    from mmseg_expres.apis.runner_setup import load_config, parse_cfg_options
+    from mmseg_expres.protocols.vtab_protocols import PROTOCOLS
+    make_vtab_task(str(tmp_path), 'dtd', dict(train800=2, val200=2, test=2), image_size=12)
+    run = load_tool('run_protocol').run_options(
+        'train800val200', 'test', 1e-3, 1e-4, 42, protocol=PROTOCOLS['noah'].options)
+    config = str(REPO / 'configs' / 'baselines' / 'lora_vit-b16_1xb128-100e_vtab1k.py')
+    cfg = load_config(config, parse_cfg_options([
+        'task=dtd', f'vtab_root={tmp_path}', *run,
+        *[o for o in tiny_options() if o.startswith('model.')]]))
+    assert not cfg.auto_scale_lr.enable
+    assert {cfg[f'{s}_dataloader'].batch_size for s in ('train', 'val', 'test')} == {64}
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.start_factor * 1e-3 == pytest.approx(1e-6) and cosine.eta_min == 1e-5
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+        optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    assert type(optimizer).__name__ == 'AdamW'
+    assert {(g['lr'], g['weight_decay']) for g in optimizer.param_groups} == {(1e-3, 1e-4)}
+    rates = [b.drop_path1.drop_prob for b in model.backbone.vit.blocks[1:]]
+    assert rates[-1] == pytest.approx(0.1) and rates == sorted(rates)
+
+
+def test_noah_protocol_trains_and_records_a_peft_baseline(tmp_path):
+    """One NOAH run end to end (tools/train.py on the LoRA config, tiny ViT, drop-path
+    acting): recorded without a grid, with NOAH's lr and the protocol in the settings."""
+    root, work = tmp_path / 'vtab', tmp_path / 'work'
+    make_vtab_task(str(root), 'kitti', dict(train800=4, val200=4, test=4), image_size=12)
+    config = REPO / 'configs' / 'baselines' / 'lora_vit-b16_1xb128-100e_vtab1k.py'
+    load_tool('run_protocol').main([
+        '--vtab-root', str(root), '--tasks', 'kitti', '--work-dir', str(work),
+        '--protocol', 'noah', '--seeds', '42', '--config', str(config),
+        '--cfg-options', *tiny_options()])
+    data = json.loads((work / 'results.json').read_text())
+    assert data['settings']['protocol'] == 'noah'
+    results = data['tasks']['kitti']
+    assert not results['grid'] and 'best' not in results
+    assert list(results['final']) == ['lr0.001_wd0.0001_seed42']
+    dumped = Config.fromfile(work / 'kitti' / 'final' / 'lr0.001_wd0.0001_seed42' /
+                             config.name)
+    assert dumped.optim_wrapper.optimizer == dict(type='AdamW', lr=1e-3, weight_decay=1e-4)
+
+
+def test_the_protocol_selects_k_from_vpts_set_when_asked(tmp_path, capsys):
+    protocol = load_tool('run_protocol')
+    protocol.main(['--vtab-root', str(tmp_path), '--tasks', 'dtd', '--work-dir',
+                   str(tmp_path / 'w'), '--lrs', '1', '--wds', '0', '--num-tokens',
+                   *map(str, protocol.VPT_NUM_TOKENS), '--dry-run'])
+    commands = [line for line in capsys.readouterr().out.splitlines() if 'train.py' in line]
+    assert [c.rsplit('model.backbone.num_tokens=', 1)[1] for c in commands] == \
+        ['1', '5', '10', '50', '100', '200']
+    grid = {k: dict(lr=1.0, wd=0.0, num_tokens=k, val_top1=50.0) for k in (50, 5, 100)}
+    assert protocol.select_best(grid)['num_tokens'] == 5  # ties: the fewer prompts
+
+
 # ------------------------------------------------------------------------ aggregator
 def _hand_made_results(tasks):
     """Task i of a group gets seeds [base + i - 1, base + i + 1] (mean base + i)."""
