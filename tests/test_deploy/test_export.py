@@ -97,22 +97,43 @@ def with_pool_scales(config: str, scales: str = '(1, 2, 3, 6)') -> str:
     return config
 
 
-@pytest.mark.parametrize('method, shape', [('lora', (128, 128)), ('ssf', (64, 96))])
-def test_merged_peft_exports_match_the_unmerged_model(method, shape, tmp_path):
+@pytest.mark.parametrize('method, shape, channels', [('lora', (128, 128), 'RGB'),
+                                                     ('ssf', (64, 96), 'BGR')])
+def test_merged_peft_exports_match_the_unmerged_model(method, shape, channels, tmp_path):
     """LoRA and SSF are merged into the ViT before the export; the graph matches the
     trained (unmerged) PyTorch model to 1e-4, at 128x128 through UperNet's pool scales
     3 and 6 of a 16x16 map (LoRA), at 64x96 off the 32x32 crop (SSF: the position
-    embedding resampled at export time, as timm does on the fly)."""
+    embedding resampled at export time, as timm does on the fly), from BGR pixels."""
     config = with_pool_scales(write_user_config(tmp_path, method))
     trained = trained_task_checkpoint(config, str(tmp_path / 'task.pth')).eval()
     out = str(tmp_path / f'{method}.onnx')
     assert export_main([config, str(tmp_path / 'task.pth'), '--out', out, '--shape',
-                        *map(str, shape), '--logits']) == 0
+                        *map(str, shape), '--logits', '--channels', channels]) == 0
     model = onnx.load(out)
     assert not [i.name for i in model.graph.initializer
                 if 'lora' in i.name.lower() or 'ssf' in i.name.lower()]
     for image in generated_images(shape, count=2, seed=11):
-        outputs = onnx_outputs(out, image)
+        outputs = onnx_outputs(out, image if channels == 'RGB' else image[..., ::-1].copy())
         expected = torch_logits(trained, image)
         np.testing.assert_allclose(outputs['logits'], expected, atol=1e-4, rtol=0)
         assert np.array_equal(outputs['classes'], expected.argmax(0))
+
+
+def test_infer_onnx_names_what_it_cannot_read(demo_onnx, tmp_path):
+    """A broken image is named and skipped (exit 1); a file without the export's
+    metadata is refused with what to do."""
+    out = demo_onnx[2]
+    good, broken = tmp_path / 'good.png', tmp_path / 'broken.png'
+    Image.fromarray(generated_images((128, 128), count=1)[0]).save(good)
+    broken.write_bytes(good.read_bytes()[:40])
+    result = run_without_torch(INFER_ONNX, str(out), str(good), str(broken), '--out-dir',
+                               str(tmp_path / 'out'))
+    assert result.returncode == 1
+    assert 'Segmented 1 image(s)' in result.stdout
+    assert f'{broken}: Cannot decode' in result.stderr
+    bare = onnx.load(str(out))
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / 'bare.onnx'))
+    result = run_without_torch(INFER_ONNX, str(tmp_path / 'bare.onnx'), str(good),
+                               '--out-dir', str(tmp_path / 'out'))
+    assert result.returncode == 1 and "carries no 'mmseg_expres' metadata" in result.stderr
