@@ -49,13 +49,14 @@ def add_to_tokens_(x: Tensor, residual: Optional[Tensor]) -> Tensor:
 
     Args:
         x: (B, T, C) activations whose last K rows are the output tokens.
-        residual: (K, C) one vector per output token, or None for an inactive site.
+        residual: (K, C) one vector per output token, or (B, K, C) one set per sample
+            (a batch of several tasks), or None for an inactive site.
 
     Returns:
         ``x``, with ``residual`` added to ``x[:, -K:]``.
     """
     if residual is not None:
-        length, num_tokens = x.shape[1], residual.shape[0]
+        length, num_tokens = x.shape[1], residual.shape[-2]
         rows = torch.arange(length - num_tokens, length, device=x.device)
         # under autocast x may be bf16/fp16 while the prompts stay fp32
         x.index_add_(1, rows, residual.to(x.dtype).expand(x.shape[0], -1, -1))
@@ -71,8 +72,8 @@ def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor])
     batch, length, _ = x.shape
     out = F.linear(x.reshape(batch * length, -1), linear.weight, linear.bias)
     if residual is not None:
-        rows = flat_token_rows(batch, length, residual.shape[0], x.device)
-        out.index_add_(0, rows, residual.to(out.dtype).repeat(batch, 1))
+        rows = flat_token_rows(batch, length, residual.shape[-2], x.device)
+        out.index_add_(0, rows, residual.to(out.dtype).expand(batch, -1, -1).flatten(0, 1))
     return out.view(batch, length, -1)
 
 
@@ -83,7 +84,8 @@ def flat_token_rows(batch: int, length: int, num_tokens: int, device=None) -> Te
 
 
 def qkv_residual(res: Mapping[str, Tensor]) -> Optional[Tensor]:
-    """The residuals of sites q, k and v side by side, (K, 3C), for the fused projection.
+    """The residuals of sites q, k and v side by side, (K, 3C) (or (B, K, 3C)), for the
+    fused projection.
 
     A site without a residual contributes zeros, which leave its rows bit-for-bit
     unchanged. One add on the fused output replaces three adds on its chunks.
@@ -92,7 +94,7 @@ def qkv_residual(res: Mapping[str, Tensor]) -> Optional[Tensor]:
     if not present:
         return None
     zeros = present[0].new_zeros(present[0].shape)
-    return torch.cat([res.get(site, zeros) for site in ('q', 'k', 'v')], dim=1)
+    return torch.cat([res.get(site, zeros) for site in ('q', 'k', 'v')], dim=-1)
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:

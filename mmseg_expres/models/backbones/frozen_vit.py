@@ -1,4 +1,5 @@
 """What every prompt-tuning backbone here shares: a wrapped, frozen, fingerprinted timm ViT."""
+import contextlib
 import hashlib
 import re
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
@@ -42,6 +43,25 @@ def create_timm_vit(arch: str, img_size: Union[int, Tuple[int, int]],
         raise ValueError(f'{arch!r} is not a plain timm VisionTransformer with pre-norm '
                          'Blocks; EXPRES needs timm.models.vision_transformer.Block.')
     return vit
+
+
+#: The ViT that backbones built inside :func:`sharing_vit` take instead of their own.
+_SHARED_VITS: List[nn.Module] = []
+
+
+@contextlib.contextmanager
+def sharing_vit(vit: nn.Module):
+    """Backbones built inside this block take ``vit`` (already loaded) as their ViT
+    instead of creating one and loading ``pretrained``: many task models on one frozen
+    ViT in memory (``apis.init_multi_task``). The caller sees that their configs build
+    this very ViT (same backbone config); each backbone's fingerprint check still
+    compares its checkpoint with it.
+    """
+    _SHARED_VITS.append(vit)
+    try:
+        yield vit
+    finally:
+        _SHARED_VITS.pop()
 
 
 def check_block_indices(name: str, indices: Sequence[int], depth: int) -> Tuple[int, ...]:
@@ -173,7 +193,8 @@ class FrozenViTBackbone(BaseModule):
                              'backbone config.')
         check_choice('final_norm', final_norm, FINAL_NORMS)
         super().__init__(init_cfg=None)
-        self.vit = create_timm_vit(arch, img_size, vit_cfg)
+        shared = _SHARED_VITS[-1] if _SHARED_VITS else None
+        self.vit = shared if shared is not None else create_timm_vit(arch, img_size, vit_cfg)
         if drop_path_modules(self.vit) and not self.runs_timm_blocks:
             raise ValueError(f'{type(self).__name__} runs its own blocks, which apply no '
                              'drop-path: vit_cfg drop_path_rate would do nothing. Remove '
@@ -181,7 +202,7 @@ class FrozenViTBackbone(BaseModule):
                              'PeftViT).')
         self.depth = len(self.vit.blocks)
         self.out_indices = check_block_indices('out_indices', out_indices, self.depth)
-        if pretrained is not None:
+        if pretrained is not None and shared is None:
             load_vit_weights(self.vit, pretrained)
         self.arch = arch
         self.final_norm = final_norm

@@ -12,7 +12,7 @@ for the input set, ``forward_deep_prompt`` for every deep set), active in train 
 VPT's VTAB-1k runs use 0.1 for deep (``demo.ipynb``, "the hyperparameters are the same
 from our paper") and the default 0.0 (``src/configs/config.py``) for shallow.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.registry import MODELS
@@ -113,15 +113,22 @@ class VPTViT(FrozenViTBackbone):
             prompt states (B, K, d) if ``output_tokens``, then the (B, C) readout if
             ``readout`` is set.
         """
+        return self.forward_with_prompts(images, self.prompt_set)
+
+    def forward_with_prompts(self, images: Tensor,
+                             prompt_set: Callable[[int, int], Tensor]) -> Tuple[Tensor, ...]:
+        """:meth:`forward` with the prompts that ``prompt_set(layer, batch)`` gives, (B, K, d):
+        :meth:`prompt_set` for this backbone's own, or one task's set per sample (a batch
+        of several tasks, ``models/multi_task_batch.py``)."""
         x = self.embed_images(images)
         batch, rows, tokens = x.shape[0], image_rows(self.num_tokens), \
             output_token_rows(self.num_tokens)
-        z = torch.cat([x, self.prompt_set(0, batch)], dim=1)
+        z = torch.cat([x, prompt_set(0, batch)], dim=1)
         image_states: List[Tensor] = []
         for index, block in enumerate(self.vit.blocks):
             if self.mode == 'deep' and index > 0:
                 # deep VPT discards the previous block's prompt outputs (replace, not add)
-                z = torch.cat([z[:, rows], self.prompt_set(index, batch)], dim=1)
+                z = torch.cat([z[:, rows], prompt_set(index, batch)], dim=1)
             z = block(z)
             if index in self.out_indices:
                 image_states.append(z[:, rows])

@@ -1,0 +1,147 @@
+"""Batches whose samples belong to different tasks, in one pass of one frozen ViT.
+
+A task's part of an EXPRES forward is K extra token rows and additive residual vectors,
+and of a VPT forward K prompt rows per layer. So a batch mixing T tasks runs as one
+forward of the shared ViT in which each sample's token rows and residuals are its task's:
+the tasks' prompts are stacked, gathered per sample (an index), and handed to the
+backbone's own code paths (``expres_block`` adds (B, K, d) residuals as it adds (K, d)
+ones; ``VPTViT.forward_with_prompts`` takes any prompt set per layer). Every GEMM runs
+once over the whole batch; nothing is a per-sample matmul. Each sample gets, to fp32
+rounding, what its task's backbone alone gives it (``tests/test_models/test_multi_task.py``).
+
+Inference only (no autograd, no prompt dropout). :class:`~.multi_task.MultiTaskExpres`
+keeps its own path for T one-way tasks answered on the *same* images.
+"""
+from typing import List, Mapping, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from .backbones.expres_block import (expres_block, image_rows, joint_attention,
+                                     one_way_blocks_together, output_token_rows)
+from .backbones.expres_prompts import ExpresPrompts
+from .backbones.expres_vit import ExpresViT
+from .backbones.frozen_vit import FrozenViTBackbone
+from .backbones.vpt_vit import VPTViT
+
+#: Backbone types whose tasks can share a batch.
+MIXABLE_BACKBONES = (ExpresViT, VPTViT)
+
+
+def prompt_layout(backbone: FrozenViTBackbone) -> tuple:
+    """What must be equal for two tasks' backbones to share a batch: the backbone type,
+    its outputs and the shape of its prompts (not their values)."""
+    common = (type(backbone).__name__, backbone.out_indices, backbone.final_norm,
+              backbone.readout, backbone.output_tokens, backbone.num_tokens)
+    if isinstance(backbone, ExpresViT):
+        prompts = backbone.prompts
+        return common + (backbone.visibility, prompts.sites, prompts.layers,
+                         getattr(prompts, 'residual_scope', 'tokens'))
+    if isinstance(backbone, VPTViT):
+        return common + (backbone.mode,)
+    return common
+
+
+def check_mixable(backbones: Sequence[FrozenViTBackbone], names: Sequence[str]) -> None:
+    """Refuse backbones that cannot share a batch, naming the task and what differs."""
+    first, first_layout = backbones[0], prompt_layout(backbones[0])
+    for backbone, name in zip(backbones, names):
+        if not isinstance(backbone, MIXABLE_BACKBONES):
+            raise ValueError(
+                f'task {name!r}: a {type(backbone).__name__} backbone cannot share a batch '
+                'with other tasks (EXPRES and VPT can: their tasks are prompt rows and '
+                'additive vectors). Run its batches one task at a time.')
+        if backbone.vit is not first.vit:
+            raise ValueError(f'task {name!r} has its own ViT, not the one of task '
+                             f'{names[0]!r}: load the tasks with apis.init_multi_task.')
+        if backbone.vit_trains:
+            raise ValueError(f'task {name!r} trains ViT tensors (fine-tuning or tuned '
+                             'biases): each task has its own ViT, so tasks cannot share it.')
+        layout = prompt_layout(backbone)
+        if layout != first_layout:
+            raise ValueError(f'task {name!r} has prompts laid out as {layout}, task '
+                             f'{names[0]!r} as {first_layout}: tasks of one batch need the '
+                             'same backbone config (method, K, sites, layers, outputs).')
+        if layout[-1] == 'all':
+            raise ValueError(f"task {name!r}: residual_scope='all' adds residuals to the "
+                             'image rows; mixed batches take residuals on the token rows '
+                             "(residual_scope='tokens'). Run its batches one task at a time.")
+
+
+class SamplePrompts:
+    """What :class:`ExpresPrompts` gives a forward pass (``tokens``, ``residuals_at``),
+    with each sample's rows taken from its task's prompts: (B, K, d) instead of (K, d).
+
+    Args:
+        prompts: the prompts of the tasks in the batch.
+        sample_task: (B,) the index into ``prompts`` of each sample's task.
+    """
+
+    def __init__(self, prompts: Sequence[ExpresPrompts], sample_task: Tensor) -> None:
+        self.num_tokens = prompts[0].num_tokens
+        self.layers = prompts[0].layers
+        self.tokens = torch.stack([p.tokens for p in prompts])[sample_task]
+        self._residuals = {site: torch.stack([p.residuals[site] for p in prompts])[sample_task]
+                           for site in prompts[0].sites}  # (B, L_r, K, d)
+
+    def residuals_at(self, layer: int) -> Mapping[str, Tensor]:
+        """Site name -> (B, K, d) residual prompts of block ``layer`` (empty if none)."""
+        if layer not in self.layers or not self.num_tokens:
+            return {}
+        row = self.layers.index(layer)
+        return {site: residual[:, row] for site, residual in self._residuals.items()}
+
+
+def _expres_forward(host: ExpresViT, prompts: SamplePrompts,
+                    images: Tensor) -> Tuple[Tensor, ...]:
+    """``host.forward(images)`` with per-sample prompts (the paths it takes without
+    autograd: all rows together; one-way through the split attention)."""
+    num_tokens = host.num_tokens
+    z = host.embed_images(images)
+    if num_tokens:
+        z = torch.cat([z, host.vit.norm_pre(prompts.tokens)], dim=1)
+    if host.visibility == 'one_way' and num_tokens:
+        image_states, final_image, tokens = one_way_blocks_together(
+            host.vit.blocks, z, prompts.residuals_at, num_tokens,
+            read_indices=host.out_indices,
+            final_image=not host._skips_image_rows(host.depth - 1))
+        return host.assemble_outputs(image_states, images, final_image, tokens)
+    attend, rows = joint_attention(), image_rows(num_tokens)
+    image_states: List[Tensor] = []
+    for index, block in enumerate(host.vit.blocks):
+        z, _ = expres_block(block, z, prompts.residuals_at(index), attend)
+        if index in host.out_indices:
+            image_states.append(z[:, rows])
+    tokens = z[:, output_token_rows(num_tokens)] if num_tokens else None
+    return host.assemble_outputs(image_states, images, z[:, rows], tokens)
+
+
+@torch.no_grad()
+def mixed_task_forward(backbones: Sequence[FrozenViTBackbone], sample_task: Tensor,
+                       images: Tensor,
+                       names: Sequence[str] = ()) -> Tuple[Tensor, ...]:
+    """The backbone outputs of a batch whose sample ``i`` belongs to task ``sample_task[i]``.
+
+    Args:
+        backbones: one backbone per task in the batch, all on the same ViT object and of
+            the same config (:func:`check_mixable`); their prompts differ.
+        sample_task: (B,) long, the index into ``backbones`` of each sample's task.
+        images: (B, 3, H, W), normalised as every task of the batch normalises.
+        names: the tasks' names, for errors.
+
+    Returns:
+        What ``backbones[t](images[i:i+1])`` returns for each sample, batched: the maps,
+        the normed tokens, the readout, as the backbone's outputs.
+    """
+    names = list(names) or [str(i) for i in range(len(backbones))]
+    check_mixable(backbones, names)
+    if sample_task.shape != (images.shape[0],):
+        raise ValueError(f'{tuple(sample_task.shape)} task indices for {images.shape[0]} '
+                         'images: give one task per image.')
+    sample_task = sample_task.to(images.device)
+    host = backbones[0]
+    if isinstance(host, VPTViT):
+        stacked = torch.stack([b.prompts for b in backbones])[sample_task]  # (B, L_p, K, d)
+        return host.forward_with_prompts(images, lambda layer, batch: stacked[:, layer])
+    return _expres_forward(host, SamplePrompts([b.prompts for b in backbones], sample_task),
+                           images)
