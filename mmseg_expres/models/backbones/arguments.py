@@ -13,7 +13,11 @@ READOUTS = ('mean', 'concat', 'cls')
 TOKEN_READOUTS = ('mean', 'concat')
 VISIBILITIES = ('full', 'one_way')
 ONE_WAY_IMPLS = ('split', 'masked')
-TOKEN_INITS = ('xavier', 'cls')
+TOKEN_INITS = ('xavier', 'cls', 'patch_mean')
+#: Residual prompts on the output-token rows only (one vector per token), or on every row
+#: (one vector per layer and site, added for every token): two readings of the paper.
+RESIDUAL_SCOPES = ('tokens', 'all')
+RESIDUAL_INITS = ('zeros', 'xavier')
 VPT_MODES = ('shallow', 'deep')
 #: The tuning methods of :class:`PeftViT` (``method``).
 PEFT_METHODS = ('lora', 'adaptformer', 'ssf')
@@ -64,11 +68,14 @@ def check_num_tokens(num_tokens: Any, minimum: int, hint: str = '') -> None:
 
 def check_expres_args(num_tokens: int, residual_sites: Sequence[str], visibility: str,
                       one_way_impl: str, token_init: str, readout: Optional[str],
-                      output_tokens: bool, frozen: bool, tune_bias: bool = False) -> None:
+                      output_tokens: bool, frozen: bool, tune_bias: bool = False,
+                      residual_scope: str = 'tokens', residual_init: str = 'zeros') -> None:
     """The checks of :class:`ExpresViT`'s arguments that need no ViT (see its docstring)."""
     check_choice('visibility', visibility, VISIBILITIES)
     check_choice('one_way_impl', one_way_impl, ONE_WAY_IMPLS)
     check_choice('token_init', token_init, TOKEN_INITS)
+    check_choice('residual_scope', residual_scope, RESIDUAL_SCOPES)
+    check_choice('residual_init', residual_init, RESIDUAL_INITS)
     check_num_tokens(num_tokens, 0)
     check_readout(readout, num_tokens, output_tokens)
     if visibility == 'one_way' and num_tokens and not reads_tokens(readout, output_tokens):

@@ -26,6 +26,20 @@ KeyValue = Tuple[Tensor, Tensor]
 NO_RESIDUALS: Mapping[str, Tensor] = {}
 
 
+class EveryRowResiduals(dict):
+    """Site name -> (1, C) residual prompts added to *every* row, not only to the
+    output-token rows (``residual_scope='all'``: one vector per layer and site).
+
+    Only the joint path (:func:`expres_block` over the whole sequence, no
+    ``graph_only_on_tokens``) reads them: the one-way shortcuts assume frozen image rows.
+    """
+
+
+def every_row(res: Mapping[str, Tensor]) -> bool:
+    """Whether the residuals of ``res`` go to every row (:class:`EveryRowResiduals`)."""
+    return isinstance(res, EveryRowResiduals)
+
+
 def output_token_rows(num_tokens: int) -> slice:
     """Rows of the output tokens in a sequence ``[class; patches; tokens]``: the last K."""
     return slice(-num_tokens, None) if num_tokens else slice(0, 0)
@@ -36,8 +50,11 @@ def image_rows(num_tokens: int) -> slice:
     return slice(None, -num_tokens) if num_tokens else slice(None)
 
 
-def add_to_tokens_(x: Tensor, residual: Optional[Tensor]) -> Tensor:
+def add_to_tokens_(x: Tensor, residual: Optional[Tensor], all_rows: bool = False) -> Tensor:
     """Add a residual prompt to the output-token rows of ``x``, in place.
+
+    ``all_rows`` (``residual_scope='all'``): add the (1, C) ``residual`` to every row
+    instead, out of place, and return the sum.
 
     In place because the alternatives copy the whole activation: concatenating the image
     rows with the shifted token rows costs a full copy in the forward and two zero-filled
@@ -55,6 +72,8 @@ def add_to_tokens_(x: Tensor, residual: Optional[Tensor]) -> Tensor:
     Returns:
         ``x``, with ``residual`` added to ``x[:, -K:]``.
     """
+    if residual is not None and all_rows:
+        return x + residual.to(x.dtype)
     if residual is not None:
         length, num_tokens = x.shape[1], residual.shape[-2]
         rows = torch.arange(length - num_tokens, length, device=x.device)
@@ -63,14 +82,18 @@ def add_to_tokens_(x: Tensor, residual: Optional[Tensor]) -> Tensor:
     return x
 
 
-def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor]) -> Tensor:
-    """``linear(x)`` with ``residual`` added to the output-token rows.
+def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor],
+                       all_rows: bool = False) -> Tensor:
+    """``linear(x)`` with ``residual`` added to the output-token rows (every row with
+    ``all_rows``, as :func:`add_to_tokens_`).
 
     The linear runs on the (B*T, C) rows so that its output owns its storage and the add
     can be in place (:func:`add_to_tokens_`); the (B, T, C') result is a view of it.
     """
     batch, length, _ = x.shape
     out = F.linear(x.reshape(batch * length, -1), linear.weight, linear.bias)
+    if residual is not None and all_rows:
+        return (out + residual.to(out.dtype)).view(batch, length, -1)
     if residual is not None:
         rows = flat_token_rows(batch, length, residual.shape[-2], x.device)
         out.index_add_(0, rows, residual.to(out.dtype).expand(batch, -1, -1).flatten(0, 1))
@@ -217,7 +240,7 @@ def attention_branch(attn: nn.Module,
         k = torch.cat([context[0], k], dim=2)
         v = torch.cat([context[1], v], dim=2)
     o = linear_plus_tokens(attn.norm(attend(q, k, v, attn.scale)), attn.proj,
-                           res.get('proj'))  # site proj
+                           res.get('proj'), every_row(res))  # site proj
     return o, own_kv
 
 
@@ -244,17 +267,21 @@ def expres_block(block: nn.Module,
     Returns:
         The (B, T, d) block output and the block's keys/values of ``z``'s rows.
     """
+    rows = every_row(res)
     if graph_only_on_tokens:
+        if rows:
+            raise ValueError('Residuals on every row change the image rows: block 1 cannot '
+                             'run them without a graph (graph_only_on_tokens=0).')
         qkv = qkv_with_graph_on_tokens(block, z, res, graph_only_on_tokens)
     else:
-        u = add_to_tokens_(block.norm1(z), res.get('ln'))  # site ln
-        qkv = linear_plus_tokens(u, block.attn.qkv, qkv_residual(res))  # sites q, k, v
+        u = add_to_tokens_(block.norm1(z), res.get('ln'), rows)  # site ln
+        qkv = linear_plus_tokens(u, block.attn.qkv, qkv_residual(res), rows)  # sites q, k, v
     o, kv = attention_branch(block.attn, qkv, res, attend, context)  # site proj
     y = z + block.ls1(o)
-    h = block.mlp(add_to_tokens_(block.norm2(y), res.get('ln2')))  # site ln2
+    h = block.mlp(add_to_tokens_(block.norm2(y), res.get('ln2'), rows))  # site ln2
     # an nn.Linear output on 3-d input is a view: correct, but autograd clones the
     # gradient for the in-place add (the site is off by default)
-    add_to_tokens_(h, res.get('mlp'))  # site mlp
+    h = add_to_tokens_(h, res.get('mlp'), rows)  # site mlp
     return y + block.ls2(h), kv
 
 

@@ -18,7 +18,8 @@ FORWARD_PATHS = ('joint', 'one_way_split', 'one_way_together')
 
 
 def choose_forward_path(visibility: str, one_way_impl: str, num_tokens: int,
-                        constant_images: bool, grad_enabled: bool) -> str:
+                        constant_images: bool, grad_enabled: bool,
+                        residual_scope: str = 'tokens') -> str:
     """Which way :class:`ExpresViT` runs its blocks; all of them give the same numbers.
 
     * ``'one_way_split'`` (method section 4): one-way training with ``one_way_impl``
@@ -26,8 +27,9 @@ def choose_forward_path(visibility: str, one_way_impl: str, num_tokens: int,
     * ``'one_way_together'``: the same without autograd (inference): all rows through
       each layer together, only the attention split.
     * ``'joint'``: everything else: full visibility, ``one_way_impl='masked'``, no
-      output tokens, or images whose gradient is wanted (saliency maps, attacks), which
-      the split paths would drop.
+      output tokens, residuals on every row (``residual_scope='all'``: the image rows
+      are no longer the frozen ViT's), or images whose gradient is wanted (saliency
+      maps, attacks), which the split paths would drop.
 
     Args:
         constant_images: the image rows need no gradient (a frozen ViT and images
@@ -35,7 +37,7 @@ def choose_forward_path(visibility: str, one_way_impl: str, num_tokens: int,
         grad_enabled: ``torch.is_grad_enabled()``.
     """
     if (visibility == 'one_way' and one_way_impl == 'split' and num_tokens > 0
-            and constant_images):
+            and constant_images and residual_scope == 'tokens'):
         return 'one_way_split' if grad_enabled else 'one_way_together'
     return 'joint'
 
@@ -68,7 +70,15 @@ class ExpresViT(FrozenViTBackbone):
             it runs all rows through each layer together and splits only the attention.
             ``'masked'`` is the joint computation with an attention mask, kept as the
             reference, and taken by ``'split'`` too when the images require grad.
-        token_init: ``'xavier'`` (VPT's init) or ``'cls'`` (class-token copy + noise).
+        token_init: ``'xavier'`` (VPT's init), ``'cls'`` (class-token copy + noise) or
+            ``'patch_mean'`` (the mean patch token of a data-set-mean image + noise:
+            :meth:`patch_mean_token`).
+        residual_scope: ``'tokens'``: one residual vector per output token, layer and
+            site, added to the output-token rows (method section 2); ``'all'``: one
+            vector per layer and site, added to that computation's output for every row
+            (the other reading of the paper's Fig. 2). With ``'all'`` the image rows
+            change, so every visibility runs the joint path.
+        residual_init: ``'zeros'`` or ``'xavier'`` (VPT's uniform bound) residuals.
         out_indices: absolute block indices whose patch tokens are returned as NCHW maps.
         output_tokens: append the final normed output tokens (B, K, d) to the outputs.
         readout: if set, append a (B, C) classification feature of the normed output
@@ -101,9 +111,12 @@ class ExpresViT(FrozenViTBackbone):
                  with_cp: bool = False,
                  tune_bias: bool = False,
                  vit_cfg: Optional[Dict[str, Any]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 residual_scope: str = 'tokens',
+                 residual_init: str = 'zeros') -> None:
         check_expres_args(num_tokens, residual_sites, visibility, one_way_impl, token_init,
-                          readout, output_tokens, frozen, tune_bias)
+                          readout, output_tokens, frozen, tune_bias, residual_scope,
+                          residual_init)
         super().__init__(arch, img_size, pretrained, out_indices, final_norm, readout,
                          output_tokens, frozen, vit_cfg, init_cfg, tune_bias)
         layers = tuple(range(self.depth)) if residual_layers is None else \
@@ -114,13 +127,14 @@ class ExpresViT(FrozenViTBackbone):
         self.with_cp = with_cp
         self.prompts = ExpresPrompts(
             num_tokens, self.embed_dim, tuple(residual_sites) if num_tokens else (), layers,
-            token_init, self.vit.patch_embed.patch_size[0])
+            token_init, self.vit.patch_embed.patch_size[0], residual_scope, residual_init)
         if not num_tokens:
             # embed() skips the empty (0, d) tokens; left trainable, DDP would wait for
             # a gradient that never comes
             self.prompts.requires_grad_(False)
         self.finish_setup(f'K={num_tokens}, sites={self.prompts.sites}, '
-                          f'{len(layers)} residual layers, {visibility}'
+                          f'{len(layers)} residual layers ({residual_scope} rows), '
+                          f'{visibility}'
                           f'{", ViT biases train" if tune_bias else ""}')
 
     # ------------------------------------------------------------------ set-up
@@ -130,7 +144,19 @@ class ExpresViT(FrozenViTBackbone):
         The ViT's own ``init_weights`` would re-randomise the pretrained weights, so it is
         never called (this override does not recurse into ``self.vit``).
         """
-        self.prompts.reset_parameters(cls_token=self.vit.cls_token)
+        self.prompts.reset_parameters(cls_token=self.vit.cls_token,
+                                      patch_mean=self.patch_mean_token())
+
+    def patch_mean_token(self) -> Tensor:
+        """(d,) the mean of the pretrained patch tokens (position embedding included) of
+        an image at the data set's mean, i.e. zero after normalisation: the patch
+        embedding's bias plus the mean patch position embedding, what a token would be
+        on an average image (``token_init='patch_mean'``)."""
+        size = self.vit.patch_embed.img_size
+        with torch.no_grad():
+            zeros = self.vit.patch_embed.proj.weight.new_zeros(1, 3, *size)
+            patches = self.embed_images(zeros)[:, self.vit.num_prefix_tokens:]
+        return patches.mean(dim=(0, 1))
 
     # ---------------------------------------------------------------- forward
     def embed(self, images: Tensor) -> Tensor:
@@ -174,7 +200,8 @@ class ExpresViT(FrozenViTBackbone):
     def forward_path(self, images: Tensor) -> str:
         """The path :meth:`forward` takes for ``images`` now (:func:`choose_forward_path`)."""
         return choose_forward_path(self.visibility, self.one_way_impl, self.num_tokens,
-                                   self._constant_images(images), torch.is_grad_enabled())
+                                   self._constant_images(images), torch.is_grad_enabled(),
+                                   self.prompts.residual_scope)
 
     def _constant_images(self, images: Tensor) -> bool:
         """Whether the image rows need no gradient: no ViT tensor trains, and the images
@@ -196,7 +223,8 @@ class ExpresViT(FrozenViTBackbone):
         image_states = []
         for index, block in enumerate(self.vit.blocks):
             res = self.prompts.residuals_at(index)
-            graph_rows = self.num_tokens if index == 0 and constant_images else 0
+            graph_rows = self.num_tokens if index == 0 and constant_images and \
+                self.prompts.residual_scope == 'tokens' else 0
             if self.with_cp and self.training and torch.is_grad_enabled():
                 z, _ = checkpoint(expres_block, block, z, res, attend, None, graph_rows,
                                   use_reentrant=False)

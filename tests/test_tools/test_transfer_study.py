@@ -1,0 +1,59 @@
+"""tools/analysis/transfer_study.py --quick: the study runs end to end and writes its table.
+
+Not the ranking (the quick run's numbers mean nothing): that the ViT is pretrained and
+cached, the target is a VTAB-1k task, each method runs through its shipped config and
+the table, the training check and the results file are written; a rerun trains nothing.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip('sklearn')
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / 'tools' / 'analysis' / 'transfer_study.py'
+
+
+def run_quick(tmp_path):
+    env = dict(os.environ, MMSEG_EXPRES_CACHE=str(tmp_path / 'cache'))
+    out = subprocess.run(
+        [sys.executable, str(TOOL), '--quick', '--work-dir', str(tmp_path / 'study'),
+         '--out', str(tmp_path / 'table.md')],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout
+
+
+def test_quick_study_runs_end_to_end_and_writes_its_table(tmp_path):
+    stdout = run_quick(tmp_path)
+    table = (tmp_path / 'table.md').read_text()
+    assert '| linear probe | ' in table and '| EXPRES (shipped config) | ' in table
+    assert 'Training check, EXPRES (shipped config)' in table
+    assert '| residual proj |' in table and '| tokens |' in table
+    results = json.loads((tmp_path / 'study' / 'results.json').read_text())
+    runs = {k: v for k, v in results.items() if not k.startswith('_')}
+    # per method: one grid run (one lr) on val200 and one final run (one seed) on test
+    assert sorted(runs) == sorted(
+        f'digits|{m}|{kind}|lr2.5|seed42' for m in ('linear probe', 'EXPRES (shipped config)')
+        for kind in ('grid', 'final'))
+    for run in runs.values():
+        assert 0.0 <= run['top1'] <= 100.0 and 'error' not in run
+    # the tuned parameters of the probe: its head alone, width 32 -> 5 classes
+    assert runs['digits|linear probe|final|lr2.5|seed42']['tuned'] == 32 * 5 + 5
+    pair = results['_pairs']['digits']
+    assert Path(pair['weights']).is_file() and pair['task'] == 'diabetic_retinopathy'
+    lists = Path(pair['vtab_root']) / pair['task']
+    sizes = {s: len((lists / f'{s}.txt').read_text().splitlines())
+             for s in ('train800', 'val200', 'train800val200', 'test')}
+    assert sizes['train800'] == 400 and sizes['val200'] == 100
+    assert sizes['train800val200'] == 500 and sizes['test'] == pair['target_images'] - 500
+    assert '[4/4]' in stdout  # the progress line
+    # a rerun reads the cached ViT and the recorded runs: nothing trains again
+    rerun = run_quick(tmp_path)
+    assert 'pretraining' not in rerun
+    assert json.loads((tmp_path / 'study' / 'results.json').read_text())[
+        'digits|linear probe|grid|lr2.5|seed42'] == runs['digits|linear probe|grid|lr2.5|seed42']
