@@ -29,6 +29,9 @@ def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
     try:
+        # mkstemp makes the file private (0600); the final file gets the permissions
+        # open() would give it, so colleagues can read a shared work dir's checkpoints
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **({} if 'b' in mode else dict(encoding='utf-8'))) as f:
             yield f
             f.flush()
@@ -38,6 +41,13 @@ def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @register_backend('atomic_local', force=True)  # importlib.reload-safe

@@ -159,3 +159,18 @@ def test_a_classification_head_of_another_class_count_stops_init_model_and_test(
     assert tested.returncode != 0, tested.stdout[-2000:]
     assert "head.fc.weight: shape (6, 64) in the checkpoint" in tested.stderr
     assert 'accuracy/top1: ' not in tested.stdout + tested.stderr  # no score
+
+
+def test_an_atomic_write_gets_the_permissions_of_a_plain_open(tmp_path):
+    """mkstemp's temporary file is private (0600); the renamed file must not stay so."""
+    import os
+    mask = os.umask(0o022)
+    try:
+        with atomic_write(str(tmp_path / 'model.pth'), 'wb') as f:
+            f.write(b'x')
+        with open(tmp_path / 'plain.pth', 'wb') as f:
+            f.write(b'x')
+    finally:
+        os.umask(mask)
+    mode = os.stat(tmp_path / 'model.pth').st_mode & 0o777
+    assert mode == os.stat(tmp_path / 'plain.pth').st_mode & 0o777 == 0o644
