@@ -316,6 +316,17 @@ class FrozenViTBackbone(BaseModule):
         """
         return set(self._trainable_vit_keys)
 
+    def frozen_vit_keys(self) -> Set[str]:
+        """State-dict keys (relative to ``vit.``) of the ViT tensors the method does not
+        tune: the pretrained weights, which the fingerprint covers, a self-contained
+        checkpoint holds and a task checkpoint leaves out.
+
+        A tensor the method tunes but no output reads (SSF's scale of an unapplied final
+        norm) is in neither this set nor :meth:`trainable_vit_keys`: it stays at its
+        initial value, changes no output, and no checkpoint needs it.
+        """
+        return {key for key in self.vit.state_dict() if key not in self._tuned_vit_keys}
+
     # ------------------------------------------------------------ fingerprint
     def frozen_fingerprint(self) -> Tensor:
         """First 8 bytes of the SHA-256 of the frozen ViT tensors, as (8,) uint8.
@@ -324,9 +335,9 @@ class FrozenViTBackbone(BaseModule):
         because no output reads them (their values change nothing).
         """
         digest = hashlib.sha256()
-        for key, tensor in sorted(self.vit.state_dict().items()):
-            if key in self._tuned_vit_keys:
-                continue
+        state = self.vit.state_dict()
+        for key in sorted(self.frozen_vit_keys()):
+            tensor = state[key]
             if tensor.is_meta:
                 return torch.zeros(8, dtype=torch.uint8)
             # a layer wrapped by an adapter hashes as the plain one, so that a checkpoint
@@ -339,9 +350,8 @@ class FrozenViTBackbone(BaseModule):
                               *args) -> None:
         """Pre-load hook: note where this module sits and whether the ViT comes along."""
         self._load_prefix = prefix
-        tuned = {prefix + 'vit.' + key for key in self._tuned_vit_keys}
-        self._loads_vit = any(k.startswith(prefix + 'vit.') and k not in tuned
-                              for k in state_dict)
+        self._loads_vit = any(prefix + 'vit.' + key in state_dict
+                              for key in self.frozen_vit_keys())
         if prefix + 'frozen_fingerprint_buffer' in state_dict:  # one of our backbones
             self.check_tuning_method(state_dict, prefix)
 

@@ -118,3 +118,26 @@ def test_a_merged_backbone_tunes_nothing(method):
     model.merge_()
     assert model.trainable_vit_keys() == set() and not model.vit_trains
     assert not any(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.parametrize('method', ['ssf', 'bias'])
+def test_frozen_keys_are_the_pretrained_ones_and_older_task_checkpoints_still_load(images,
+                                                                                 method):
+    """Before only read tensors trained, the final norm's SSF scale (or bias) of these
+    maps-only models was in task checkpoints; such a checkpoint must still load, as a
+    task checkpoint (not as a self-contained one), onto the same pretrained ViT."""
+    torch.manual_seed(0)
+    trained = BUILDERS[method](out_indices=(1, 3))
+    perturb_(trained)
+    unread = {'norm.bias'} if method == 'bias' else {'norm.ssf_scale', 'norm.ssf_shift'}
+    frozen, trainable = trained.frozen_vit_keys(), trained.trainable_vit_keys()
+    assert unread and not unread & (frozen | trainable) and not frozen & trainable
+    assert frozen | trainable | unread == set(trained.vit.state_dict())
+    task = strip_frozen(trained.state_dict(), trained)
+    assert not {f'vit.{k}' for k in frozen | unread} & set(task)
+    older = dict(task, **{f'vit.{k}': trained.vit.state_dict()[k] for k in unread})
+    torch.manual_seed(0)
+    fresh = BUILDERS[method](out_indices=(1, 3))
+    assert not fresh.load_state_dict(older, strict=False).missing_keys
+    for ours, reference in zip(fresh.eval()(images), trained.eval()(images)):
+        assert_close(ours, reference)
