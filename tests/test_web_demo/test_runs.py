@@ -51,7 +51,8 @@ def test_a_click_reads_each_mask_and_encodes_the_references_once(monkeypatch, tm
     reads, images = [], []
     read = fewshot_seg.read_support_mask
     monkeypatch.setattr(fewshot_seg, 'read_support_mask',
-                        lambda mask, *args: reads.append(mask) or read(mask, *args))
+                        lambda mask, *args, **kwargs: reads.append(mask)
+                        or read(mask, *args, **kwargs))
     model.backbone.vit.patch_embed.register_forward_hook(
         lambda module, args, out: images.append(args[0].shape[0]))
     result = FewShotDemo(model)(editors, [mask, None], queries)
