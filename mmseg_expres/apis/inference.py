@@ -69,9 +69,8 @@ def pretrained_keys(cfg: Config) -> Dict[str, Set[str]]:
     for name, module in skeleton.named_modules():
         if isinstance(module, FrozenViTBackbone):
             prefix = f'{name}.vit.' if name else 'vit.'
-            tuned = module.trainable_vit_keys() if module.frozen else None
-            found[prefix] = set() if tuned is None else {
-                prefix + key for key in module.vit.state_dict() if key not in tuned}
+            found[prefix] = {prefix + key for key in module.frozen_vit_keys()} \
+                if module.frozen else set()
     return found
 
 

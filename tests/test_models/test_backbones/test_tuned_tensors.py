@@ -141,3 +141,26 @@ def test_frozen_keys_are_the_pretrained_ones_and_older_task_checkpoints_still_lo
     assert not fresh.load_state_dict(older, strict=False).missing_keys
     for ours, reference in zip(fresh.eval()(images), trained.eval()(images)):
         assert_close(ours, reference)
+
+
+def test_the_loader_counts_an_older_task_checkpoint_as_one(tmp_path):
+    """The tools' loader decides "self-contained" from the frozen ViT tensors: the final
+    norm's SSF scale of an UperNet config, which older task checkpoints held, is none of
+    them, so such a checkpoint still keeps the config's pretrained ViT."""
+    from mmengine.config import Config
+
+    from mmseg_expres.apis.inference import fit_config_to_checkpoint, pretrained_keys
+
+    from ...test_configs import REPO, tiny_model_cfg
+    shipped = Config.fromfile(
+        f'{REPO}/configs/baselines/ssf_vit-b16_upernet_8xb2-80k_ade20k-512x512.py')
+    cfg = Config(dict(model=tiny_model_cfg(shipped), default_scope='mmseg'))
+    frozen = pretrained_keys(cfg)['backbone.vit.']
+    assert 'backbone.vit.norm.base_layer.weight' in frozen
+    assert not {'backbone.vit.norm.ssf_scale', 'backbone.vit.norm.ssf_shift'} & frozen
+    older = {'backbone.vit.norm.ssf_scale': torch.ones(32),
+             'backbone.vit.norm.ssf_shift': torch.zeros(32)}
+    torch.save(dict(state_dict=older, meta=dict(task_checkpoint=True)), tmp_path / 'old.pth')
+    cfg.model.backbone.pretrained = 'vit.pth'
+    fit_config_to_checkpoint(cfg, str(tmp_path / 'old.pth'), 'the config')
+    assert cfg.model.backbone.pretrained == 'vit.pth'
