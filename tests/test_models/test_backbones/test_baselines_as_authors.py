@@ -121,8 +121,9 @@ def test_vpt_prompt_dropout_acts_on_every_prompt_set_in_train_mode_only(images, 
         assert not torch.equal(dropped[0], dropped[1])  # a mask per image, as VPT draws
 
 
-def _configs(prefix: str):
-    return sorted(glob.glob(osp.join(BASELINES, f'{prefix}_*.py')))
+def _configs(prefix: str, folders=('baselines',)):
+    return sorted(p for folder in folders
+                  for p in glob.glob(osp.join(REPO, 'configs', folder, f'{prefix}_*.py')))
 
 
 def test_vpt_configs_have_vpts_prompt_dropout():
@@ -183,7 +184,7 @@ def test_drop_path_is_refused_where_the_blocks_would_not_apply_it():
         build_tiny(num_tokens=2, vit_cfg=dict(TINY_VIT['vit_cfg'], drop_path_rate=0.1))
 
 
-@pytest.mark.parametrize('path', _configs('ssf'), ids=osp.basename)
+@pytest.mark.parametrize('path', _configs('ssf', ('baselines', 'setr')), ids=osp.basename)
 def test_ssf_configs_decay_no_scale_shift_or_other_1d_tensor(path):
     """dongzelian/SSF e94e0e7, ``optim_factory.py`` ``param_groups_weight_decay``
     (``create_optimizer_v2``'s default ``filter_bias_and_bn``): no weight decay on
@@ -196,8 +197,8 @@ def test_ssf_configs_decay_no_scale_shift_or_other_1d_tensor(path):
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(tiny_model_cfg(cfg))
         wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    # VPT's SETR schedule decays nothing (weight decay 0), which keeps SSF's rule too
     base_wd = cfg.optim_wrapper.optimizer.weight_decay
-    assert base_wd > 0
     decay = {id(p): group['weight_decay'] for group in wrapper.optimizer.param_groups
              for p in group['params']}
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -205,4 +206,5 @@ def test_ssf_configs_decay_no_scale_shift_or_other_1d_tensor(path):
     assert ssf and len(decay) == len(named)
     for name, param in named:
         expected = 0.0 if param.ndim <= 1 or name.endswith('.bias') else base_wd
+        assert base_wd or 'setr' in path  # a decay to withhold everywhere else
         assert decay[id(param)] == expected, name
