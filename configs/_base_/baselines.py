@@ -45,7 +45,8 @@ adaptformer = dict(type='mmseg.PeftViT', method='adaptformer', num_tokens=0, ada
 ssf = dict(type='mmseg.PeftViT', method='ssf', num_tokens=0)
 # ... trained, as SSF's code trains it (github.com/dongzelian/SSF optim_factory.py
 # param_groups_weight_decay), without weight decay on its scales and shifts and on every
-# other 1-D tensor (biases, norms; timm's rule): every SSF config's
+# other 1-D tensor (biases, norms; timm's rule): every SSF config's (but SETR's, whose
+# VPT schedule has weight decay 0)
 #   optim_wrapper = dict(paramwise_cfg=_base_.ssf_paramwise_cfg)
 # (MMEngine's DefaultOptimWrapperConstructor, which mmseg and mmpretrain build with).
 ssf_paramwise_cfg = dict(
