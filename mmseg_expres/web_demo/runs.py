@@ -3,11 +3,13 @@
 Both classes hold a model built once; each call writes the masks to download into a new
 temporary folder and returns the pictures to show. No Gradio here (see ``page.py``).
 """
+import contextlib
 import html
 import os.path as osp
+import shutil
 import tempfile
 import time
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -46,6 +48,18 @@ def _timed(fn, *args):
     return out, 1000 * (time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def run_folder(prefix: str) -> Iterator[str]:
+    """A new folder for one click's downloads, removed again if the click fails (the page
+    removes it once it has served the files)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 class SegmentDemo:
     """Semantic segmentation with mmseg's ``inference_model``; drawn with ``palette`` (a
     file or colours, as ``tools/infer.py --palette`` takes them), else the config's data
@@ -67,17 +81,17 @@ class SegmentDemo:
         paths = _need_files(paths, 'images')
         for path in paths:  # every file's refusal before the first model call
             check_image_file(path)
-        out_dir = tempfile.mkdtemp(prefix='segment_')
         pictures, files, legends = [], [], []
-        for path in paths:  # one decoded image at a time: read, run, drawn, let go
-            image = read_image(path)
-            label, ms = _timed(self.predict, image)
-            pictures.append((overlay(image[..., ::-1], label, self.palette),
-                             osp.basename(path)))
-            files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
-            mmcv.imwrite(label.astype(np.uint8 if label.max() < 256 else np.uint16),
-                         files[-1])
-            legends.append(self.legend(osp.basename(path), label, ms))
+        with run_folder('segment_') as out_dir:
+            for path in paths:  # one decoded image at a time: read, run, drawn, let go
+                image = read_image(path)
+                label, ms = _timed(self.predict, image)
+                pictures.append((overlay(image[..., ::-1], label, self.palette),
+                                 osp.basename(path)))
+                files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
+                mmcv.imwrite(label.astype(np.uint8 if label.max() < 256 else np.uint16),
+                             files[-1])
+                legends.append(self.legend(osp.basename(path), label, ms))
         return Result(pictures, files, '\n'.join(legends))
 
     def legend(self, name: str, label: np.ndarray, ms: float) -> str:
@@ -128,25 +142,28 @@ class FewShotDemo:
     def __call__(self, editors: Sequence[Optional[dict]], masks: Sequence[Optional[str]],
                  queries: Optional[Sequence[str]]) -> Result:
         refs = self.references(editors, masks)
-        query_images = [(p, read_image(p)) for p in _need_files(queries, 'query images')]
-        out_dir = tempfile.mkdtemp(prefix='fewshot_')
-        pictures, files, lines = [], [], []
-        for i, (image, mask) in enumerate(refs):
-            if isinstance(mask, np.ndarray):  # painted: offered for download, to reuse
-                files.append(osp.join(out_dir, f'reference{i + 1}_mask.png'))
-                mmcv.imwrite(mask, files[-1])
+        query_paths = _need_files(queries, 'query images')
+        for path in query_paths:  # every file's refusal before the first model call
+            check_image_file(path)
         try:  # once per click: each mask file is read once, the supports encoded once
             encoded, encode_ms = _timed(self.encode, refs)
         except ValueError as err:  # e.g. an uploaded mask in a format it refuses
             raise DemoInputError(f'The references cannot be used: {err}') from err
-        for path, image in query_images:
-            (found,), ms = _timed(segment_queries, self.model, [image], encoded)
-            pictures.append((overlay_mask(image[..., ::-1], found, OBJECT_RGB),
-                             osp.basename(path)))
-            files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
-            mmcv.imwrite(found, files[-1])
-            lines.append(f'<li>{html.escape(osp.basename(path))}: {100 * found.mean():.1f}% '
-                         f'of the image, model {ms:.0f} ms</li>')
+        pictures, files, lines = [], [], []
+        with run_folder('fewshot_') as out_dir:
+            for i, (image, mask) in enumerate(refs):
+                if isinstance(mask, np.ndarray):  # painted: offered for download, to reuse
+                    files.append(osp.join(out_dir, f'reference{i + 1}_mask.png'))
+                    mmcv.imwrite(mask, files[-1])
+            for path in query_paths:  # one decoded query at a time
+                image = read_image(path)
+                (found,), ms = _timed(segment_queries, self.model, [image], encoded)
+                pictures.append((overlay_mask(image[..., ::-1], found, OBJECT_RGB),
+                                 osp.basename(path)))
+                files.append(osp.join(out_dir, f'{_stem(path)}_mask.png'))
+                mmcv.imwrite(found, files[-1])
+                lines.append(f'<li>{html.escape(osp.basename(path))}: '
+                             f'{100 * found.mean():.1f}% of the image, model {ms:.0f} ms</li>')
         shots = f'{len(refs)} reference{"s" if len(refs) > 1 else ""}'
         return Result(pictures, files, f'<p>From {shots} (encoded in {encode_ms:.0f} ms):'
                                        f'</p><ul>{"".join(lines)}</ul>')

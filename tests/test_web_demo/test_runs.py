@@ -71,3 +71,29 @@ def test_what_fewshot_segment_refuses_becomes_a_message(monkeypatch, tmp_path):
     monkeypatch.setattr(runs, 'prepare_supports', refuse)
     with pytest.raises(DemoInputError, match='The references cannot be used: object0_mask'):
         FewShotDemo(None)([dict(background=rgba, layers=[])], [mask], queries)
+
+
+def test_a_failed_click_leaves_no_folder(monkeypatch, tmp_path):
+    """A picture that passes the header check but does not decode, after one that does:
+    the click's download folder, made before it, goes with the refusal (both tabs)."""
+    import tempfile
+
+    from mmseg_expres.apis import init_model
+    from mmseg_expres.web_demo import SegmentDemo
+
+    from ..test_tools.infer_models import DEMO_SEG, ade_meta, write_demo_model
+    *_, fewshot = write_fewshot_segmentor(str(tmp_path))
+    segmentor = init_model(*write_demo_model(tmp_path / 'seg', DEMO_SEG, ade_meta()))
+    reference, mask, queries = fewshot_example(str(tmp_path / 'fss'), num_queries=1)
+    broken = tmp_path / 'broken.png'
+    broken.write_bytes(open(queries[0], 'rb').read()[:120])  # the header, cut short
+    rgba = np.asarray(Image.open(reference).convert('RGBA'))
+    editor = dict(background=rgba, layers=[np.zeros_like(rgba)], composite=rgba)
+    runs = tmp_path / 'runs'
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(runs))
+    with pytest.raises(Exception):
+        SegmentDemo(segmentor)([queries[0], str(broken)])
+    with pytest.raises(Exception):
+        FewShotDemo(fewshot)([editor], [mask], [queries[0], str(broken)])
+    assert list(runs.iterdir()) == []
