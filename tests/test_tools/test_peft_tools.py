@@ -18,6 +18,7 @@ EXPRES_CONFIG = 'expres/expres_vit-b16_linear_8xb2-80k_ade20k-512x512.py'
 DETERMINISTIC = '''
 train_pipeline[2] = dict(type='Resize', scale=crop_size, keep_ratio=False)
 model['decode_head']['dropout_ratio'] = 0.0
+model['backbone']['lora_dropout'] = 0.0  # no randomness: resume must equal a straight run
 '''
 
 
