@@ -136,3 +136,18 @@ def test_quick_deploy_section_times_onnxruntime_against_pytorch(tmp_path):
     assert 0 <= accuracy[names[2]]['agreement'] <= 1
     assert 'pixels of the same class 100' in report['deploy']['parity']
     assert 'ONNX deployment on the CPU' in stdout and '| onnxruntime int8 (dynamic) |' in stdout
+
+
+def test_quick_multi_task_section_times_mixed_batches_and_memory(tmp_path):
+    """Mixed-task batches against one task per batch, task models in turn and LoRA's
+    peft mixed batch; memory of N tasks on one ViT against N models."""
+    stdout, report = run_quick(tmp_path, '--sections', 'multi_task')
+    section = report['sections']['multi_task']
+    assert list(section) == ['EXPRES, one task per batch', 'EXPRES, 1 tasks in one batch',
+                             'EXPRES, 2 tasks in one batch', 'EXPRES, 2 task models in turn',
+                             'LoRA (peft), one adapter per batch',
+                             'LoRA (peft), 2 adapters in one batch']
+    assert all(entry['median_s'] > 0 for entry in section.values())
+    assert '### Memory of N loaded EXPRES tasks' in stdout
+    memory = [t for t in report['targets'] if 'memory of each extra loaded task' in t['target']]
+    assert len(memory) == 1 and memory[0]['median_ratio'] <= 1.0  # no second ViT

@@ -34,6 +34,11 @@ Sections:
   (``tools/deploy/export_onnx.py``), fp32 and dynamic int8, with their mIoU and pixel
   agreement on the demo validation set (``bench_deploy``; ``--deploy-checkpoint``),
   opt-in.
+* ``multi_task``: images/s of a batch of B images spread over T tasks on one frozen ViT
+  (EXPRES, full visibility; T = 1, 2, 4, 8, B) against one task per batch and against T
+  task models in turn; LoRA's mixed batch through ``peft``'s ``adapter_names=`` beside
+  it; memory of N = 1, 10, 50 loaded tasks against N models (``bench_multi_task``),
+  opt-in.
 * ``seg``: UperNet (mmseg's MultiLevelNeck + UPerHead + FCN auxiliary head, as in
   ``mmseg::_base_/models/upernet_vit-b16_ln_mln.py``) training steps of mmseg's own ViT
   fine-tuned against ExpresViT in full visibility, in fp32 and AMP (fp16 with loss
@@ -85,7 +90,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         # setr (ViT-L/16 at 512 px) is opt-in: on a CPU its fine-tuning
                         # step takes minutes
                         choices=['cls', 'infer', 'seg', 'setr', 'fewshot_seg', 'seg_check',
-                                 'infer_tool', 'deploy', 'tool_start'])
+                                 'infer_tool', 'deploy', 'tool_start', 'multi_task'])
     parser.add_argument('--device', default=None, help='default: cuda if present, else cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--img-size', type=int, default=224)
@@ -310,7 +315,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                                           ['infer.py'] if args.quick else None)
         tables.append(bench_tool_start.table(tool_start))
 
+    if 'multi_task' in args.sections:
+        checked_multi = _multi_task_section(args, images, sections, tables)
     checked = targets(sections, args.num_tokens, args.num_tasks, device)
+    if 'multi_task' in args.sections:
+        checked += checked_multi
     if checked:
         tables.append(targets_table(checked))
     gpu = f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''
@@ -357,6 +366,27 @@ def _fewshot_seg_section(args: argparse.Namespace, device: torch.device,
         _measure(cases, device, min(args.warmup, 1), args.seg_reps, args.settle,
                  args.no_memory)
         tables.append(table(title, cases, [reference], batch, unit=unit) + after())
+
+
+def _multi_task_section(args: argparse.Namespace, images: torch.Tensor,
+                        sections: Dict[str, List[Case]], tables: List[str]) -> List[Target]:
+    """Mixed-task batches and the memory of many loaded tasks (``bench_multi_task``)."""
+    import bench_multi_task
+    cases, wanted = bench_multi_task.multi_task_cases(args.quick, images, args.num_tokens)
+    sections['multi_task'] = cases
+    _measure(cases, images.device, min(args.warmup, 1), args.reps, args.settle,
+             no_memory=True)
+    tables.append(table(f'Mixed-task batches, {args.img_size}px, batch {images.shape[0]}',
+                        cases, [('one task', bench_multi_task.ONE_TASK),
+                                ('one LoRA adapter', bench_multi_task.LORA_ONE)],
+                        images.shape[0]))
+    by_name = {case.name: case for case in cases}
+    checked = [(name, by_name[case].median / by_name[ref].median,
+                min(by_name[case].times) / min(by_name[ref].times), limit)
+               for name, case, ref, limit in wanted]
+    rows = bench_multi_task.memory_rows(args.quick, args.img_size, args.num_tokens)
+    tables.append(bench_multi_task.memory_table(rows))
+    return checked + [bench_multi_task.memory_target(rows)]
 
 
 def _measure(cases: List[Case], device: torch.device, warmup: int, reps: int,
