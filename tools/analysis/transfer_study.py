@@ -1,7 +1,7 @@
 """EXPRES against its baselines on transfer that needs pretrained features, one command.
 
     python tools/analysis/transfer_study.py [--quick] [--pairs digits fractals]
-        [--methods ...] [--lrs 0.1 1 10] [--seeds 42 44 82] [--epochs 10]
+        [--methods ...] [--lrs 0.02 0.1 1 10] [--seeds 42 44 82] [--epochs 10]
         [--work-dir work_dirs/transfer_study] [--out table.md]
 
 For each pair of :mod:`transfer_pairs` (source classes / other target classes):
@@ -428,10 +428,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--methods', nargs='+', metavar='NAME',
                         help=f'rows to run (default: all): {", ".join(ALL_METHODS)}')
     parser.add_argument('--lrs', nargs='+', type=float,
-                        help="VPT's grid units, scaled by batch/256 (default 0.1 1 10)")
+                        help="VPT's grid units, scaled by batch/256 (default 0.02 0.1 1 10)")
     parser.add_argument('--seeds', nargs='+', type=int)
-    parser.add_argument('--ablation-pairs', nargs='*', default=['digits'],
-                        help='pairs the EXPRES ablations run on (default: digits)')
+    parser.add_argument('--ablation-pairs', nargs='*', default=['digits', 'fractals'],
+                        help='pairs the EXPRES ablations run on (default: both)')
     parser.add_argument('--epochs', type=int)
     parser.add_argument('--pretrain-epochs', type=int)
     parser.add_argument('--work-dir', default='work_dirs/transfer_study')
@@ -442,7 +442,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     defaults = dict(pairs=['digits'] if quick else ['digits', 'fractals'],
                     methods=['linear probe', 'EXPRES (shipped config)'] if quick
                     else list(ALL_METHODS),
-                    lrs=[2.5] if quick else [0.1, 1.0, 10.0],
+                    lrs=[2.5] if quick else [0.02, 0.1, 1.0, 10.0],
                     seeds=[42] if quick else [42, 44, 82],
                     epochs=2 if quick else 10, pretrain_epochs=1 if quick else 40)
     for key, value in defaults.items():
