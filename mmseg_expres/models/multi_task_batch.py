@@ -17,8 +17,9 @@ from typing import List, Mapping, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .backbones.expres_block import (expres_block, image_rows, joint_attention,
-                                     one_way_blocks_together, output_token_rows)
+from .backbones.expres_block import (EveryRowResiduals, expres_block, image_rows,
+                                     joint_attention, one_way_blocks_together, one_way_mask,
+                                     output_token_rows)
 from .backbones.expres_prompts import ExpresPrompts
 from .backbones.expres_vit import ExpresViT
 from .backbones.frozen_vit import FrozenViTBackbone
@@ -62,10 +63,6 @@ def check_mixable(backbones: Sequence[FrozenViTBackbone], names: Sequence[str]) 
             raise ValueError(f'task {name!r} has prompts laid out as {layout}, task '
                              f'{names[0]!r} as {first_layout}: tasks of one batch need the '
                              'same backbone config (method, K, sites, layers, outputs).')
-        if layout[-1] == 'all':
-            raise ValueError(f"task {name!r}: residual_scope='all' adds residuals to the "
-                             'image rows; mixed batches take residuals on the token rows '
-                             "(residual_scope='tokens'). Run its batches one task at a time.")
 
 
 class SamplePrompts:
@@ -80,16 +77,19 @@ class SamplePrompts:
     def __init__(self, prompts: Sequence[ExpresPrompts], sample_task: Tensor) -> None:
         self.num_tokens = prompts[0].num_tokens
         self.layers = prompts[0].layers
+        # residual_scope='all': (B, 1, d) per sample, added to every row of its sample
+        self._kind = EveryRowResiduals if prompts[0].residual_scope == 'all' else dict
         self.tokens = torch.stack([p.tokens for p in prompts])[sample_task]
         self._residuals = {site: torch.stack([p.residuals[site] for p in prompts])[sample_task]
-                           for site in prompts[0].sites}  # (B, L_r, K, d)
+                           for site in prompts[0].sites}  # (B, L_r, K or 1, d)
 
     def residuals_at(self, layer: int) -> Mapping[str, Tensor]:
-        """Site name -> (B, K, d) residual prompts of block ``layer`` (empty if none)."""
+        """Site name -> (B, K, d) residual prompts of block ``layer`` (empty if none);
+        (B, 1, d) in an :class:`EveryRowResiduals` with ``residual_scope='all'``."""
         if layer not in self.layers or not self.num_tokens:
             return {}
         row = self.layers.index(layer)
-        return {site: residual[:, row] for site, residual in self._residuals.items()}
+        return self._kind((site, residual[:, row]) for site, residual in self._residuals.items())
 
 
 def _expres_forward(host: ExpresViT, prompts: SamplePrompts,
@@ -100,13 +100,16 @@ def _expres_forward(host: ExpresViT, prompts: SamplePrompts,
     z = host.embed_images(images)
     if num_tokens:
         z = torch.cat([z, host.vit.norm_pre(prompts.tokens)], dim=1)
-    if host.visibility == 'one_way' and num_tokens:
+    if host.forward_path(images) == 'one_way_together':
         image_states, final_image, tokens = one_way_blocks_together(
             host.vit.blocks, z, prompts.residuals_at, num_tokens,
             read_indices=host.out_indices,
             final_image=not host._skips_image_rows(host.depth - 1))
         return host.assemble_outputs(image_states, images, final_image, tokens)
-    attend, rows = joint_attention(), image_rows(num_tokens)
+    # the joint path: full visibility, or one-way through its mask (residuals on every row)
+    mask = one_way_mask(z.shape[1] - num_tokens, num_tokens, z.device) \
+        if host.visibility == 'one_way' and num_tokens else None
+    attend, rows = joint_attention(mask), image_rows(num_tokens)
     image_states: List[Tensor] = []
     for index, block in enumerate(host.vit.blocks):
         z, _ = expres_block(block, z, prompts.residuals_at(index), attend)

@@ -101,6 +101,12 @@ MIXED = {
     'expres_one_way_last_block_tokens_only': ('ExpresViT', dict(
         num_tokens=2, residual_sites=('q', 'v'), visibility='one_way', readout='mean',
         out_indices=(1,))),
+    # residuals on every row (the classification configs' reading): (B, 1, d) per sample
+    'expres_full_every_row': ('ExpresViT', dict(num_tokens=3, residual_scope='all',
+                                                residual_sites=ALL_SITES, visibility='full',
+                                                readout='mean')),
+    'expres_one_way_every_row': ('ExpresViT', dict(num_tokens=2, residual_scope='all',
+                                                   visibility='one_way', readout='mean')),
     'vpt_deep': ('VPTViT', dict(num_tokens=3, mode='deep', output_tokens=True,
                                 readout='cls')),
     'vpt_shallow': ('VPTViT', dict(num_tokens=2, mode='shallow', readout='mean')),

@@ -8,9 +8,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 ROWS = {
     'cls': ['frozen forward, no grad (floor)', 'EXPRES one-way', 'EXPRES full',
-            'VPT-deep (K=4)', 'linear probe', 'full fine-tuning', 'LoRA (r=8, qkv)',
+            'EXPRES full, every-row residuals', 'VPT-deep (K=4)', 'linear probe', 'full fine-tuning', 'LoRA (r=8, qkv)',
             'AdaptFormer (r=8)', 'SSF'],
     'infer': ['plain ViT forward', 'EXPRES one-way, K=5', 'EXPRES full, K=5',
+              'EXPRES full, every-row residuals, K=5',
               '10 tasks, one-way (MultiTaskExpres)', 'LoRA (r=8, qkv)',
               'LoRA (r=8, qkv), merged', 'AdaptFormer (r=8)', 'SSF', 'SSF, merged'],
     'seg': ['mmseg ViT fine-tuning', 'mmseg ViT fine-tuning + AMP', 'EXPRES full',
@@ -41,6 +42,9 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
             assert entry['median_s'] > 0 and entry['peak_mb'] is not None, row
     # the trainable counts come from the models themselves: tiny ViT, K=5, 5 sites, 4 layers
     assert report['sections']['cls']['EXPRES one-way']['trainable'] == 5 * 32 * (1 + 5 * 4)
+    # every-row residuals: K tokens and one vector per layer and site
+    assert report['sections']['cls']['EXPRES full, every-row residuals']['trainable'] == \
+        5 * 32 + 5 * 4 * 32
     assert report['sections']['cls']['VPT-deep (K=4)']['trainable'] == 4 * 32 * 4
     assert report['sections']['cls']['linear probe']['trainable'] == 0
     # the PEFT baselines on the tiny ViT: LoRA r=8 on qkv, AdaptFormer r=8, SSF
@@ -49,7 +53,7 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path):
     assert cls['AdaptFormer (r=8)']['trainable'] == 4 * (2 * 32 * 8 + 8 + 32)
     assert cls['SSF']['trainable'] == 2 * (4 * (7 * 32 + 96) + 2 * 32)  # test_vit: mlp x3
     # the UperNet AMP targets are GPU targets: checked on CUDA runs only
-    assert len(report['targets']) == 8 and 'Targets' in stdout
+    assert len(report['targets']) == 11 and 'Targets' in stdout
     seg = report['sections']['seg']
     assert seg['EXPRES full']['trainable'] == seg['EXPRES full + checkpointing']['trainable'] > 0
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench_utils import Case, optimizer_state_bytes
+from bench_utils import EVERY_ROW, Case, optimizer_state_bytes
 
 from mmseg_expres.models import ExpresTask, MultiTaskExpres
 from mmseg_expres.models import ExpresViT, PeftViT, VPTViT
@@ -129,6 +129,9 @@ def classification_cases(quick: bool, images: Tensor, labels: Tensor, num_classe
                                      out_indices=(), readout='mean', **common)),
         ('EXPRES full', ExpresViT(num_tokens=num_tokens, visibility='full', out_indices=(),
                                   readout='mean', **common)),
+        (EVERY_ROW, ExpresViT(num_tokens=num_tokens, visibility='full',
+                              residual_scope='all', out_indices=(), readout='mean',
+                              **common)),
         (f'VPT-deep (K={vpt_tokens})', VPTViT(num_tokens=vpt_tokens, mode='deep',
                                              out_indices=(), readout='cls', **common)),
         ('linear probe', ExpresViT(num_tokens=0, residual_sites=(), out_indices=(),
@@ -151,7 +154,10 @@ def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: i
                         readout='mean', **common).to(images.device).eval()
     full = ExpresViT(num_tokens=num_tokens, visibility='full', out_indices=(),
                      readout='mean', **common).to(images.device).eval()
+    every_row = ExpresViT(num_tokens=num_tokens, visibility='full', residual_scope='all',
+                          out_indices=(), readout='mean', **common).to(images.device).eval()
     full.vit.load_state_dict(one_way.vit.state_dict())
+    every_row.vit.load_state_dict(one_way.vit.state_dict())
     vit, width = one_way.vit, one_way.embed_dim
     depth, patch = len(vit.blocks), vit.patch_embed.patch_size[0]
     tasks = [ExpresTask(ExpresPrompts(num_tokens, width, DEFAULT_SITES, range(depth),
@@ -175,6 +181,7 @@ def inference_cases(quick: bool, images: Tensor, num_classes: int, num_tokens: i
             lambda: vit.forward_head(vit.forward_features(images), pre_logits=True))),
         Case(f'EXPRES one-way, K={num_tokens}', no_grad(lambda: one_way(images))),
         Case(f'EXPRES full, K={num_tokens}', no_grad(lambda: full(images))),
+        Case(f'{EVERY_ROW}, K={num_tokens}', no_grad(lambda: every_row(images))),
         Case(f'{num_tasks} tasks, one-way (MultiTaskExpres)', no_grad(lambda: multi(images))),
     ] + [Case(name, forward(model)) for name, model in peft]
 

@@ -69,7 +69,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from bench_utils import (Case, measure_memory, results_dict, steady_malloc,
+from bench_utils import (EVERY_ROW, Case, measure_memory, results_dict, steady_malloc,
                          time_cases)
 from mmseg_expres.utils.numeric import within
 
@@ -201,9 +201,15 @@ def targets(sections: Dict[str, List[Case]], num_tokens: int, num_tasks: int,
             found.append(('EXPRES one-way extra memory / fine-tuning extra memory',
                           one_way.peak_bytes / tuned.peak_bytes, None, 0.20))
         timed('EXPRES full step / fine-tuning step', full, tuned, 0.70)
+        # the classification configs' reading: what a VTAB-1k or FGVC run costs
+        every_row = cls[EVERY_ROW]
+        timed(f'{EVERY_ROW} step / fine-tuning step', every_row, tuned, 0.70)
+        if every_row.peak_bytes is not None:
+            found.append((f'{EVERY_ROW} extra memory / fine-tuning extra memory',
+                          every_row.peak_bytes / tuned.peak_bytes, None, 0.45))
     infer = {case.name: case for case in sections.get('infer', [])}
     if infer:
-        for mode in ('one-way', 'full'):
+        for mode in ('one-way', 'full', EVERY_ROW[len('EXPRES '):]):
             timed(f'EXPRES {mode} inference, K={num_tokens} / plain ViT forward',
                   infer[f'EXPRES {mode}, K={num_tokens}'], infer[PLAIN], 1.05)
         timed(f'{num_tasks} tasks, one batch / plain ViT forward',

@@ -92,8 +92,8 @@ def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor],
     """
     batch, length, _ = x.shape
     out = F.linear(x.reshape(batch * length, -1), linear.weight, linear.bias)
-    if residual is not None and all_rows:
-        return (out + residual.to(out.dtype)).view(batch, length, -1)
+    if residual is not None and all_rows:  # (1, C) or, one per sample, (B, 1, C)
+        return out.view(batch, length, -1) + residual.to(out.dtype)
     if residual is not None:
         rows = flat_token_rows(batch, length, residual.shape[-2], x.device)
         out.index_add_(0, rows, residual.to(out.dtype).expand(batch, -1, -1).flatten(0, 1))
