@@ -178,13 +178,18 @@ class MultiTaskModel(nn.Module):
 
 def input_setting(model: nn.Module, part: str):
     """The config of how ``model`` prepares its inputs (its data preprocessor or test
-    pipeline), for comparing tasks."""
+    pipeline), for comparing tasks. The test pipeline's annotation loaders are left out:
+    images given to predict have no label map (they pass through), so tasks of data sets
+    with other classes or label offsets still share a batch."""
     cfg = getattr(model, 'cfg', None) or getattr(model, '_config', None)
     if cfg is None:
         return None
     value = cfg.model.get('data_preprocessor') if part == 'data_preprocessor' \
         else cfg.get('test_pipeline')
-    return value.to_dict() if hasattr(value, 'to_dict') else value
+    value = value.to_dict() if hasattr(value, 'to_dict') else value
+    if part == 'test_pipeline' and value is not None:
+        value = [t for t in value if not str(t.get('type', '')).endswith('LoadAnnotations')]
+    return value
 
 
 def predict_from_features(model: nn.Module, feats: tuple, inputs: torch.Tensor,

@@ -23,6 +23,8 @@ print(code)
 @pytest.mark.parametrize('name,wrong', [
     ('infer.py', ['missing.py', 'missing.pth', 'x.jpg', '--out-dir', 'out']),
     ('infer.py', ['c.py', 'k.pth', 'x.jpg', '--out-dir', 'o', '--opacity', '3']),
+    ('infer.py', [str(REPO / 'configs' / 'demo' / 'expres_vit-demo_ade20k.py'), '--tasks',
+                  'a=missing.pth', 'x.jpg', '--out-dir', 'o']),
     ('check_seg_data.py', ['missing.py']),
     ('export_full_checkpoint.py', ['missing.py', 'missing.pth', 'out.pth'])])
 def test_help_and_argument_errors_import_nothing_heavy(name, wrong, tmp_path):
