@@ -3,19 +3,28 @@
     python tools/web_demo.py CONFIG CHECKPOINT [--fewshot CONFIG CHECKPOINT] \\
         [--port 7860] [--host 127.0.0.1] [--auth USER:PASSWORD|FILE] [--device cpu|cuda] \\
         [--max-file-size 10mb] [--queue-size 16] [--palette FILE | --palette 'R,G,B ...']
+    python tools/web_demo.py CONFIG --tasks NAME=CHECKPOINT [NAME=CHECKPOINT ...] [...]
 
 *Segment* runs the segmentor (mmseg's ``inference_model``) on uploaded images; *One-shot
 segmentation* runs the few-shot segmentor (``mmseg_expres.apis.fewshot_segment``) from
-painted references. The models are loaded once, before the page opens. It listens on
-127.0.0.1 only unless ``--host`` says otherwise (``--host 0.0.0.0`` opens it to the
-network: add ``--auth`` for a login). Needs the ``demo`` extra: ``pip install -e .[demo]``.
+painted references. The models are loaded once, before the page opens. With
+``--tasks NAME=CHECKPOINT ...`` in place of CHECKPOINT (as ``tools/infer.py --tasks``
+takes them), every task checkpoint is loaded onto the one frozen ViT of CONFIG
+(``mmseg_expres.apis.init_multi_task``) and the *Segment* tab gets a task selector;
+each task answers as its checkpoint alone would. It listens on 127.0.0.1 only unless
+``--host`` says otherwise (``--host 0.0.0.0`` opens it to the network: add ``--auth``
+for a login). Needs the ``demo`` extra: ``pip install -e .[demo]``.
 docs/web_demo.md shows the page.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 import tempfile
 from typing import List, Tuple
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the sibling task_args.py
+import task_args  # noqa: E402
 
 # Gradio reports usage to its servers unless told not to; this page must work offline.
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
@@ -28,7 +37,13 @@ os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(4096 * 4096))
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='segmentation config')
-    parser.add_argument('checkpoint', help='its checkpoint (task or full)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='its checkpoint (task or full); left out with --tasks')
+    parser.add_argument('--tasks', nargs='+', metavar='NAME=CHECKPOINT',
+                        help='several task checkpoints on the one frozen ViT of CONFIG, '
+                        'chosen on the page: NAME=CHECKPOINT, or '
+                        'NAME=TASK_CONFIG.py:CHECKPOINT for a task with its own head or '
+                        'classes')
     parser.add_argument('--fewshot', nargs=2, metavar=('CONFIG', 'CHECKPOINT'),
                         help='a few-shot segmentor for the one-shot tab')
     parser.add_argument('--host', default='127.0.0.1',
@@ -48,7 +63,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--queue-size', type=int, default=16, metavar='N',
                         help='clicks that may wait while the model runs; more are refused '
                              '(default: 16)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.checkpoint is None) == (args.tasks is None):
+        parser.error('give the checkpoint, or --tasks NAME=CHECKPOINT ... (several task '
+                     'checkpoints of CONFIG\'s ViT), not both' if args.tasks else
+                     'the following arguments are required: checkpoint (or --tasks '
+                     'NAME=CHECKPOINT ...)')
+    if args.tasks is not None:
+        items, others = task_args.split_items(args.tasks)
+        if others or not items:
+            parser.error(f'--tasks takes NAME=CHECKPOINT items; {", ".join(others) or "none"} '
+                         'is not one (e.g. --tasks ade=A.pth city=B.pth)')
+        args.tasks = task_args.task_pairs(items, parser.error)
+    return args
 
 
 def read_auth(value: str) -> List[Tuple[str, str]]:
@@ -73,7 +100,8 @@ def read_auth(value: str) -> List[Tuple[str, str]]:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    files = [args.config, args.checkpoint] + list(args.fewshot or [])
+    files = [args.config] + [args.checkpoint] * bool(args.checkpoint) + \
+        list(args.fewshot or [])
     missing = [f for f in files if not osp.isfile(f)]
     if missing:
         raise SystemExit(f'No such file: {", ".join(missing)} (the demo checkpoints come '
@@ -92,21 +120,32 @@ def check_args(args: argparse.Namespace) -> None:
             raise SystemExit('--device cuda, but torch sees no GPU: use --device cpu.')
 
 
+def segment_demos(args: argparse.Namespace):
+    """The Segment tab's demo: of CHECKPOINT, or {name: demo} of the --tasks on one ViT."""
+    from mmseg_expres.apis import init_model, init_multi_task
+    from mmseg_expres.models.backbones import CheckpointMismatchError
+    from mmseg_expres.web_demo import SegmentDemo
+    try:
+        if args.tasks is None:
+            return SegmentDemo(init_model(args.config, args.checkpoint, device=args.device),
+                               args.palette)
+        model = init_multi_task(args.config, args.tasks, args.device)
+        return {name: SegmentDemo(model.task(name), args.palette) for name in model.names}
+    except (ValueError, CheckpointMismatchError) as error:  # tasks, or a palette that
+        raise SystemExit(f'error: {error}') from error      # does not fit the classes
+
+
 def main() -> None:
     args = parse_args()
     check_args(args)
     from mmseg_expres.apis import init_model
-    from mmseg_expres.web_demo import FewShotDemo, SegmentDemo
+    from mmseg_expres.web_demo import FewShotDemo
     from mmseg_expres.web_demo.examples import fewshot_example, segment_examples
     from mmseg_expres.web_demo.inputs import limit_decoders
     from mmseg_expres.web_demo.page import build_page, serve
 
     limit_decoders()
-    model = init_model(args.config, args.checkpoint, device=args.device)
-    try:
-        segment = SegmentDemo(model, args.palette)
-    except ValueError as error:  # a palette that does not fit the model's classes
-        raise SystemExit(f'error: {error}') from error
+    segment = segment_demos(args)
     fewshot = (FewShotDemo(init_model(*args.fewshot, device=args.device))
                if args.fewshot else None)
     # The example pictures stay while the page runs (a click hands their paths over).

@@ -1,4 +1,5 @@
-"""The Gradio page: a *Segment* tab and a *One-shot segmentation* tab.
+"""The Gradio page: a *Segment* tab (with a task selector, ``segment-task``, when given
+several task demos) and a *One-shot segmentation* tab.
 
 Every element a test or a user's script looks for has an ``elem_id``; the messages for
 inputs the page cannot use appear in each tab's status line (``*-status``), and the run's
@@ -6,10 +7,11 @@ outputs are cleared then. Whoever reaches the page sees only those messages: any
 error is logged on the server and shown as :data:`INTERNAL_ERROR`.
 """
 import contextlib
+import html
 import logging
 import os
 import os.path as osp
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import gradio as gr
 from PIL import Image
@@ -37,6 +39,8 @@ FEWSHOT_HELP = (
     'Upload a **reference** picture, paint over the object with the brush (or upload its '
     'mask: the object 1 or 255, the rest 0), add up to {n} references, upload **query** '
     'images and press **Find the object**. The masks to download are 0/1 PNGs.')
+TASK_HELP = ('Task: which of the task checkpoints (on one frozen ViT) segments the '
+             'images.')
 NO_FEWSHOT = ('No few-shot segmentor was given: start the page with '
               '`--fewshot CONFIG CHECKPOINT` (the demo one comes from '
               '`bash tools/fewshot_seg/run_demo.sh`).')
@@ -121,10 +125,17 @@ def _picker(choices: Sequence[object]) -> Callable[[gr.SelectData], object]:
     return pick
 
 
-def segment_tab(demo: SegmentDemo, examples: Sequence[str]) -> None:
+def segment_tab(demo: Union[SegmentDemo, Mapping[str, SegmentDemo]],
+                examples: Sequence[str]) -> None:
+    """The Segment tab; for several task demos ({name: demo}), a task selector
+    (``segment-task``) beside the images."""
+    demos = dict(demo) if isinstance(demo, Mapping) else {'': demo}
+    names = list(demos)
     gr.Markdown(SEGMENT_HELP)
     with gr.Row():
         with gr.Column():
+            task = gr.Radio(names, value=names[0], label='Task', info=TASK_HELP,
+                            elem_id='segment-task') if len(names) > 1 else None
             images = gr.File(label='Images', file_count='multiple', file_types=['image'],
                              elem_id='segment-images')
             if examples:
@@ -135,9 +146,16 @@ def segment_tab(demo: SegmentDemo, examples: Sequence[str]) -> None:
         with gr.Column():
             outputs = _outputs('segment', 'Index masks')
 
-    def run(paths):
-        return demo(check_file_count(paths, 'images'))
-    button.click(_guarded(run, outputs[1], 'Segment'), inputs=images, outputs=outputs)
+    def run(paths, name=names[0]):
+        if name not in demos:  # a request the page's selector would not send
+            raise DemoInputError(f'No task {name!r}: choose one of {", ".join(names)}.')
+        result = demos[name](check_file_count(paths, 'images'))
+        if task is None:
+            return result
+        return result._replace(summary=f'<p>Task: <b>{html.escape(name)}</b></p>'
+                               + result.summary)
+    button.click(_guarded(run, outputs[1], 'Segment'),
+                 inputs=images if task is None else [images, task], outputs=outputs)
 
 
 def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) -> None:
@@ -191,10 +209,12 @@ def fewshot_tab(demo: Optional[FewShotDemo], examples: Sequence[Sequence[str]]) 
                  inputs=[shown] + editors + masks + [queries], outputs=outputs)
 
 
-def build_page(segment: SegmentDemo, fewshot: Optional[FewShotDemo] = None,
+def build_page(segment: Union[SegmentDemo, Mapping[str, SegmentDemo]],
+               fewshot: Optional[FewShotDemo] = None,
                segment_examples: Sequence[str] = (),
                fewshot_examples: Sequence[Sequence[str]] = ()) -> gr.Blocks:
-    """The page; :func:`serve` launches it (see tools/web_demo.py)."""
+    """The page; :func:`serve` launches it (see tools/web_demo.py). ``segment``: one
+    demo, or {task name: demo} for the Segment tab's task selector."""
     with gr.Blocks(title='mmseg-expres demo', analytics_enabled=False,
                    delete_cache=DELETE_CACHE) as page:
         gr.Markdown('# mmseg-expres: EXPRES prompt tuning on a frozen ViT')
