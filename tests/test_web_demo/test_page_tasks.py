@@ -40,3 +40,24 @@ def test_one_checkpoint_gets_no_selector(tmp_path, monkeypatch, gradio_cache):  
     assert selectors(page) == []
     *_, summary, status = click_handler(page, 'segment-run')(images(tmp_path, 1))
     assert status == '' and 'Task:' not in summary and 'sky' in summary
+
+
+def test_tasks_or_a_checkpoint_is_asked_for(tmp_path, capsys):
+    import runpy
+
+    from ..test_tools.seg_runs import tool
+    parse_args = runpy.run_path(tool('web_demo.py'), run_name='web_demo')['parse_args']
+    checkpoint = tmp_path / 'a.pth'
+    checkpoint.write_bytes(b'')
+    config = tmp_path / 'b.py'
+    config.write_text('')
+    args = parse_args(['c.py', '--tasks', f'a={checkpoint}', f'b={config}:{checkpoint}'])
+    assert args.checkpoint is None
+    assert args.tasks == [('a', str(checkpoint)), ('b', (str(config), str(checkpoint)))]
+    for argv, message in ((['c.py'], 'required: checkpoint (or --tasks'),
+                          (['c.py', 'k.pth', '--tasks', f'a={checkpoint}'], 'not both'),
+                          (['c.py', '--tasks', 'photo.jpg'], 'photo.jpg is not one'),
+                          (['c.py', '--tasks', 'a=none.pth'], "no checkpoint file none.pth")):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+        assert message in capsys.readouterr().err, argv
