@@ -3,6 +3,7 @@
     python tools/analysis/transfer_study.py [--quick] [--pairs digits fractals]
         [--methods ...] [--lrs 0.02 0.1 1 10] [--seeds 42 44 82] [--epochs 10]
         [--work-dir work_dirs/transfer_study] [--out table.md]
+    python tools/analysis/transfer_study.py --task seg ...   (seg_transfer_study.py)
 
 For each pair of :mod:`transfer_pairs` (source classes / other target classes):
 
@@ -80,11 +81,14 @@ def prompt_lr(mult: float) -> Method:
             'backbone.prompts': dict(lr_mult=mult)})})
 
 
-#: The open choices of docs/method_study.md, one change each from the shipped config.
+#: The open choices of docs/method_study.md, one change each from the shipped config
+#: (full visibility, residuals on every row: ``configs/_base_/expres_cls.py``); the first
+#: three are the other readings of visibility and residual scope.
 ABLATIONS = [
-    expres('residual_scope=all', residual_scope='all'),
-    expres('visibility=full', visibility='full'),
-    expres('visibility=full, residual_scope=all', visibility='full', residual_scope='all'),
+    expres('one-way, token rows (the earlier default)', visibility='one_way',
+           residual_scope='tokens'),
+    expres('visibility=one_way', visibility='one_way'),
+    expres('residual_scope=tokens', residual_scope='tokens'),
     expres('token_init=cls', token_init='cls'),
     expres('token_init=patch_mean', token_init='patch_mean'),
     expres('residual_init=xavier', residual_init='xavier'),
@@ -154,6 +158,10 @@ def group_of(name: str) -> str:
     return name.split('prompts.')[-1].replace('residuals.', 'residual ')
 
 
+#: The heads' parameter prefixes: a classifier's and a segmentor's.
+HEADS = ('head.', 'decode_head.')
+
+
 def training_check_hook():
     """A hook that records, per group of trainable prompt tensors (the tokens, each
     site's residuals) and for the head: the mean gradient norm over the iterations, how
@@ -168,8 +176,9 @@ def training_check_hook():
         def _tensors(self, runner):
             model = runner.model
             for name, p in model.named_parameters():
-                if p.requires_grad and ('prompts' in name or name.startswith('head')):
-                    yield (group_of(name) if 'prompts' in name else 'head ' + name[5:]), p
+                if p.requires_grad and ('prompts' in name or name.startswith(HEADS)):
+                    yield (group_of(name) if 'prompts' in name
+                           else 'head ' + name.split('head.', 1)[1]), p
 
         def before_train(self, runner):  # after init_weights: the start of training
             for group, p in self._tensors(runner):
@@ -194,14 +203,17 @@ def training_check_hook():
     return TrainingCheck()
 
 
-def run_once(config: str, options: dict, work_dir: str, check: bool = False) -> dict:
+def run_once(config: str, options: dict, work_dir: str, check: bool = False,
+             metric: str = 'accuracy/top1', score: str = 'top1') -> dict:
     """Build the Runner from ``config`` + ``options`` in this process, train, evaluate.
 
     Args:
         check: record the training check (:func:`training_check_hook`) as ``check``.
+        metric: the evaluator's metric to record (``'mIoU'`` for segmentation) ...
+        score: ... under this key of the result.
 
     Returns:
-        ``top1`` of the evaluation after the last epoch (the config's val split), the
+        ``score`` of the evaluation after the last epoch (the config's val split), the
         tuned parameter count, seconds, and ``error`` if the run failed (a diverging lr).
     """
     import torch
@@ -219,7 +231,8 @@ def run_once(config: str, options: dict, work_dir: str, check: bool = False) -> 
     start = time.time()
     cfg = Config.fromfile(str(REPO / config))
     cfg.merge_from_dict(options)
-    cfg.model.head.in_channels = readout_width(cfg)
+    if 'head' in cfg.model:  # a classifier: the readout sets the head's input
+        cfg.model.head.in_channels = readout_width(cfg)
     cfg.work_dir = work_dir
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     runner = RUNNERS.build(cfg)
@@ -232,11 +245,11 @@ def run_once(config: str, options: dict, work_dir: str, check: bool = False) -> 
     result = dict(tuned=tuned)
     try:
         runner.train()
-        result['top1'] = float(catcher.metrics['accuracy/top1'])
+        result[score] = float(catcher.metrics[metric])
         if checker:
             result['check'] = checker.report
     except FloatingPointError as error:  # a diverging lr: recorded, never chosen
-        result.update(top1=float('nan'), error=f'{type(error).__name__}: {error}'[:300])
+        result.update({score: float('nan')}, error=f'{type(error).__name__}: {error}'[:300])
     result['seconds'] = round(time.time() - start, 1)
     del runner
     torch.set_grad_enabled(True)
@@ -244,7 +257,28 @@ def run_once(config: str, options: dict, work_dir: str, check: bool = False) -> 
 
 
 class Study:
-    """The runs of every (pair, method), recorded in ``results.json`` as they finish."""
+    """The runs of every (pair, method), recorded in ``results.json`` as they finish.
+
+    The classification study; :mod:`seg_transfer_study` changes the class attributes,
+    :meth:`prepare` and :meth:`options` for segmentation.
+    """
+
+    metric, score, label = 'accuracy/top1', 'top1', 'top-1'
+    expres_config = EXPRES_CFG  # the config whose final runs get the training check
+    methods, ablations = ALL_METHODS, ALL_ABLATIONS
+    first_ablations = [m.name for m in ABLATIONS[:FIRST_ABLATIONS]]
+    pairs = transfer_pairs.PAIRS
+
+    @staticmethod
+    def defaults(quick: bool) -> dict:
+        """The arguments a command line leaves unset: the full study, or ``--quick``'s."""
+        return dict(pairs=['digits'] if quick else ['digits', 'fractals'],
+                    methods=['linear probe', 'EXPRES (shipped config)'] if quick
+                    else list(ALL_METHODS),
+                    lrs=[2.5] if quick else [0.02, 0.1, 1.0, 10.0],
+                    seeds=[42] if quick else [42, 44, 82],
+                    epochs=2 if quick else 10, pretrain_epochs=1 if quick else 40,
+                    work_dir='work_dirs/transfer_study')
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -262,7 +296,7 @@ class Study:
     def methods_of(self, pair: str) -> List[str]:
         """The rows run on ``pair``: the ablations only on ``--ablation-pairs``."""
         return [m for m in self.args.methods
-                if m not in ALL_ABLATIONS or pair in self.args.ablation_pairs]
+                if m not in self.ablations or pair in self.args.ablation_pairs]
 
     def save(self) -> None:
         os.makedirs(self.args.work_dir, exist_ok=True)
@@ -283,54 +317,75 @@ class Study:
         return dict(weights=weights, source_top1=acc, vtab_root=root, task=task,
                     target_classes=target.num_classes, target_images=len(target.labels))
 
+    def setup(self) -> str:
+        """The sentence above the table: what the numbers are and how they were chosen."""
+        a = self.args
+        return (f'Test top-1 %, mean ± std over seeds {", ".join(map(str, a.seeds))}; lr '
+                f'(chosen on val200 with seed {a.seeds[0]}) from {a.lrs}; '
+                f'{a.epochs} epochs; tuned parameters include the head.')
+
+    def notes(self, infos: Dict[str, dict]) -> List[str]:
+        """One line per pair under the table."""
+        return [f'- {p}: the ViT reached {i["source_top1"]:.1f} % on held-out source '
+                f'images; target: {i["target_classes"]} classes, '
+                f'{i["target_images"]} images (400 / 100 / rest).' for p, i in infos.items()]
+
     def log(self, line: str) -> None:
         print(line, flush=True)
+
+    def options(self, info: dict, method: Method, lr: float, seed: int,
+                final: bool) -> dict:
+        """The ``--cfg-options`` of one run: :func:`common_options`, the split, lr, seed."""
+        opts = common_options(self.vit, info['weights'] if method.pretrained else None,
+                              self.args.epochs, info['vtab_root'], info['task'])
+        opts.update({
+            'train_split': 'train800val200' if final else 'train800',
+            'val_split': 'test' if final else 'val200',
+            'optim_wrapper.optimizer.lr': lr, 'randomness.seed': seed})
+        return opts
 
     def run(self, pair: str, info: dict, method: Method, lr: float, seed: int,
             final: bool) -> dict:
         key = f'{pair}|{method.name}|{"final" if final else "grid"}|lr{lr:g}|seed{seed}'
         if key not in self.results:
-            opts = common_options(self.vit, info['weights'] if method.pretrained else None,
-                                  self.args.epochs, info['vtab_root'], info['task'])
-            opts.update({
-                'train_split': 'train800val200' if final else 'train800',
-                'val_split': 'test' if final else 'val200',
-                'optim_wrapper.optimizer.lr': lr, 'randomness.seed': seed})
+            opts = self.options(info, method, lr, seed, final)
             opts.update(method.options)
             work_dir = osp.join(self.args.work_dir, 'runs', key.replace('|', '/')
                                 .replace(' ', '_').replace(',', '').replace("'", ''))
-            check = method.config == EXPRES_CFG and final and seed == self.args.seeds[0]
-            self.results[key] = dict(run_once(method.config, opts, work_dir, check), lr=lr,
-                                     seed=seed)
+            check = (method.config == self.expres_config and final
+                     and seed == self.args.seeds[0])
+            self.results[key] = dict(run_once(method.config, opts, work_dir, check,
+                                              self.metric, self.score), lr=lr, seed=seed)
             self.save()
         self.done += 1
         r = self.results[key]
         elapsed = time.time() - self.start
         self.log(f'[{self.done}/{self.total}] {pair:9s} {method.name:45s} '
                  f'{"test" if final else "val "} lr {lr:<5g} seed {seed:<4d} '
-                 f'top1 {r["top1"]:5.1f}  ({r["seconds"]:.0f} s, {elapsed / 60:.1f} min)'
-                 + (f'  {r["error"][:60]}' if 'error' in r else ''))
+                 f'{self.score} {r[self.score]:5.1f}  ({r["seconds"]:.0f} s, '
+                 f'{elapsed / 60:.1f} min)' + (f'  {r["error"][:60]}' if 'error' in r else ''))
         return r
 
     def method_row(self, pair: str, info: dict, method: Method) -> dict:
         grid = [self.run(pair, info, method, lr, self.args.seeds[0], final=False)
                 for lr in self.args.lrs]
-        finite = [g for g in grid if g['top1'] == g['top1']]
+        score = self.score
+        finite = [g for g in grid if g[score] == g[score]]
         if not finite:
             return dict(best_lr=None, test=[], tuned=grid[0]['tuned'])
-        best = max(finite, key=lambda g: (g['top1'], -g['lr']))
+        best = max(finite, key=lambda g: (g[score], -g['lr']))
         tests = [self.run(pair, info, method, best['lr'], s, final=True)
                  for s in self.args.seeds]
-        return dict(best_lr=best['lr'], val=best['top1'], tuned=best['tuned'],
-                    test=[t['top1'] for t in tests])
+        return dict(best_lr=best['lr'], val=best[score], tuned=best['tuned'],
+                    test=[t[score] for t in tests])
 
     def order(self) -> List[tuple]:
         """(pair, method) in the order they run: on each pair the baselines, EXPRES and
         the first ablations (the residual-scope and visibility readings), then the other
         ablations, so that a study stopped early has the main comparison."""
-        first = {m.name for m in ABLATIONS[:FIRST_ABLATIONS]}
+        first = set(self.first_ablations)
         main = [(p, m) for p in self.args.pairs for m in self.methods_of(p)
-                if m in first or m not in ALL_ABLATIONS]
+                if m in first or m not in self.ablations]
         return main + [(p, m) for p in self.args.pairs for m in self.methods_of(p)
                        if (p, m) not in main]
 
@@ -341,11 +396,12 @@ class Study:
             infos[pair] = self.prepare(pair)
             self.results.setdefault('_pairs', {})[pair] = infos[pair]
         for pair, name in self.order():
-            rows[name][pair] = self.method_row(pair, infos[pair], ALL_METHODS[name])
+            rows[name][pair] = self.method_row(pair, infos[pair], self.methods[name])
         rows = {name: row for name, row in rows.items() if row}
         self.results['_meta'] = code_version()
         self.save()
-        return (format_table(rows, pairs, infos, self.args) + '\n'
+        return (format_table(rows, pairs, self.setup(), self.notes(infos), self.label)
+                + '\n'
                 + check_table(self.results, self.args) + '\n' + self.results['_meta']['line'])
 
 
@@ -390,9 +446,9 @@ def mean_std(values: List[float]) -> str:
     return f'{statistics.mean(values):.1f} ± {std:.1f}'
 
 
-def format_table(rows: Dict[str, Dict[str, dict]], pairs: List[str], infos: Dict[str, dict],
-                 args: argparse.Namespace) -> str:
-    head = ['method'] + [f'{p} test top-1 (lr)' for p in pairs] + ['tuned parameters']
+def format_table(rows: Dict[str, Dict[str, dict]], pairs: List[str], setup: str,
+                 notes: List[str], label: str = 'top-1') -> str:
+    head = ['method'] + [f'{p} test {label} (lr)' for p in pairs] + ['tuned parameters']
     if len(pairs) > 1:
         head.insert(-1, 'mean')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -411,46 +467,51 @@ def format_table(rows: Dict[str, Dict[str, dict]], pairs: List[str], infos: Dict
             cells.append(f'{statistics.mean(means):.1f}' if len(means) == len(pairs) else '')
         cells.append(', '.join(sorted({f'{r["tuned"]:,}' for r in by_pair.values()})))
         lines.append('| ' + ' | '.join(cells) + ' |')
-    notes = [f'- {p}: the ViT reached {infos[p]["source_top1"]:.1f} % on held-out source '
-             f'images; target: {infos[p]["target_classes"]} classes, '
-             f'{infos[p]["target_images"]} images (400 / 100 / rest).' for p in pairs]
-    setup = (f'Test top-1 %, mean ± std over seeds {", ".join(map(str, args.seeds))}; lr '
-             f'(chosen on val200 with seed {args.seeds[0]}) from {args.lrs}; '
-             f'{args.epochs} epochs; tuned parameters include the head.')
     return '\n'.join([setup, '', *lines, '', *notes]) + '\n'
+
+
+def study_class(task: str) -> type:
+    """The study of ``task``: :class:`Study` (classification) or the segmentation one."""
+    if task == 'seg':
+        import seg_transfer_study
+        return seg_transfer_study.SegStudy
+    return Study
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--task', choices=['cls', 'seg'], default='cls',
+                        help='cls: the VTAB-1k configs (default); seg: the custom-data '
+                        'linear-head segmentation configs (seg_transfer_study.py)')
     parser.add_argument('--quick', action='store_true',
                         help='a tiny end-to-end run (CI): its numbers mean nothing')
-    parser.add_argument('--pairs', nargs='+', choices=sorted(transfer_pairs.PAIRS))
+    parser.add_argument('--pairs', nargs='+', metavar='PAIR',
+                        help='cls: digits, digits_odd, fractals; seg: seg-digits')
     parser.add_argument('--methods', nargs='+', metavar='NAME',
-                        help=f'rows to run (default: all): {", ".join(ALL_METHODS)}')
+                        help=f'rows to run (default: all): {", ".join(ALL_METHODS)} '
+                        '(cls); see seg_transfer_study.py for seg')
     parser.add_argument('--lrs', nargs='+', type=float,
-                        help="VPT's grid units, scaled by batch/256 (default 0.02 0.1 1 10)")
+                        help="cls: VPT's grid units, scaled by batch/256 (default 0.02 0.1 "
+                        "1 10); seg: AdamW's head lr (default 1e-4 1e-3 1e-2)")
     parser.add_argument('--seeds', nargs='+', type=int)
     parser.add_argument('--ablation-pairs', nargs='*', default=['digits', 'fractals'],
-                        help='pairs the EXPRES ablations run on (default: both)')
-    parser.add_argument('--epochs', type=int)
+                        help='pairs the EXPRES ablations run on (cls; default: both)')
+    parser.add_argument('--epochs', type=int, help='cls: training epochs')
+    parser.add_argument('--iters', type=int, help='seg: training iterations')
     parser.add_argument('--pretrain-epochs', type=int)
-    parser.add_argument('--work-dir', default='work_dirs/transfer_study')
+    parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     parser.add_argument('--out', help='write the table (Markdown) here too')
     args = parser.parse_args(argv)
-    quick = args.quick
-    defaults = dict(pairs=['digits'] if quick else ['digits', 'fractals'],
-                    methods=['linear probe', 'EXPRES (shipped config)'] if quick
-                    else list(ALL_METHODS),
-                    lrs=[2.5] if quick else [0.02, 0.1, 1.0, 10.0],
-                    seeds=[42] if quick else [42, 44, 82],
-                    epochs=2 if quick else 10, pretrain_epochs=1 if quick else 40)
-    for key, value in defaults.items():
+    study = study_class(args.task)
+    for key, value in study.defaults(args.quick).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    unknown = [m for m in args.methods if m not in ALL_METHODS]
-    if unknown:
-        parser.error(f'unknown method(s) {unknown}; choose from: {", ".join(ALL_METHODS)}')
+    for what, known in (('method', study.methods), ('pair', study.pairs)):
+        unknown = [m for m in getattr(args, what + 's') if m not in known]
+        if unknown:
+            parser.error(f'unknown {what}(s) {unknown} for --task {args.task}; choose '
+                         f'from: {", ".join(known)}')
     return args
 
 
@@ -464,7 +525,7 @@ def main(argv=None) -> None:
     # made a run 4x slower than one thread
     torch.set_num_threads(args.threads)
     quicker_runners()
-    table = Study(args).table()
+    table = study_class(args.task)(args).table()
     print('\n' + table)
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
