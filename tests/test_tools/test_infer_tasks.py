@@ -1,6 +1,7 @@
 """tools/infer.py --tasks: two task checkpoints trained on different generated data sets
 on one frozen ViT; every output file equal to infer.py's with that checkpoint alone, and
 bad input refused before anything is written."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,6 @@ def test_bad_input_is_refused_and_nothing_written(two, inputs, tmp_path, capsys)
         (['--task-of', f'{inputs / "room.png"}=ade'], '--task-of maps inputs .* give --tasks'),
         (['--tasks', 'ade=missing.pth'], "no checkpoint file missing.pth \\(task 'ade'\\)"),
     ]
-    import re
     for extra, message in cases:
         status, _, err = infer(common + extra, capsys)
         assert status != 0 and re.search(message, f'{status} {err}'), (extra, status, err)
