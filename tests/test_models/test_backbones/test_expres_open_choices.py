@@ -70,8 +70,16 @@ def test_residual_scope_equals_direct_computation(images, visibility, scope):
     model.init_weights()
     _randomise_residuals(model)
     expected = reference_tokens(model, images, scope == 'all', visibility == 'one_way')
+    params = list(model.prompts.parameters())
+    direction = torch.randn_like(expected)
+    expected_grads = torch.autograd.grad((expected * direction).sum(), params)
     model.train()
-    torch.testing.assert_close(model(images)[-1], expected, rtol=1e-4, atol=1e-5)
+    ours = model(images)[-1]
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+    # the in-place adds of the fast paths give the direct computation's gradients too
+    for grad, reference in zip(torch.autograd.grad((ours * direction).sum(), params),
+                               expected_grads):
+        torch.testing.assert_close(grad, reference, rtol=1e-4, atol=1e-5)
     model.eval()
     with torch.no_grad():  # the inference paths too
         torch.testing.assert_close(model(images)[-1], expected, rtol=1e-4, atol=1e-5)
