@@ -310,7 +310,7 @@ class Study:
         source, target = transfer_pairs.PAIRS[pair](size)
         weights, acc = transfer_pairs.pretrained_vit(
             pair, source, self.vit['arch'], size, self.vit['vit_cfg'],
-            self.args.pretrain_epochs, seed=0, log=self.log)
+            self.args.pretrain_epochs, seed=self.args.vit_seed, log=self.log)
         key = transfer_pairs.settings_key(dict(pair=pair, size=size))
         root = osp.join(transfer_pairs.cache_root(), 'transfer_study', f'vtab_{key}')
         task = transfer_pairs.write_vtab_task(target, root)
@@ -326,7 +326,8 @@ class Study:
 
     def notes(self, infos: Dict[str, dict]) -> List[str]:
         """One line per pair under the table."""
-        return [f'- {p}: the ViT reached {i["source_top1"]:.1f} % on held-out source '
+        return [f'- {p}: the ViT (pretraining seed {self.args.vit_seed}) reached '
+                f'{i["source_top1"]:.1f} % on held-out source '
                 f'images; target: {i["target_classes"]} classes, '
                 f'{i["target_images"]} images (400 / 100 / rest).' for p, i in infos.items()]
 
@@ -499,6 +500,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--epochs', type=int, help='cls: training epochs')
     parser.add_argument('--iters', type=int, help='seg: training iterations')
     parser.add_argument('--pretrain-epochs', type=int)
+    parser.add_argument('--vit-seed', type=int, default=0,
+                        help='seed of the ViT\'s pretraining (another seed: another '
+                        'pretrained ViT, to see whether a ranking holds across ViTs)')
     parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     parser.add_argument('--out', help='write the table (Markdown) here too')
