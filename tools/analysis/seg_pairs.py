@@ -112,14 +112,16 @@ def digit_scenes(image_size: int, digit_size: int, seed: int = 0
     return scenes
 
 
-def source_scenes(image_size: int, digit_size: int, seed: int = 1) -> transfer_pairs.Split:
+def source_scenes(image_size: int, digit_size: int, seed: int = 1
+                  ) -> Tuple[transfer_pairs.Split, np.ndarray]:
     """The pretraining images: each source digit (0-4) once, alone in a scene of the
-    target's kind, labelled with its class."""
+    target's kind, labelled with its class; and their masks (0 background, 1..5)."""
     source, _ = transfer_pairs.digits_pair(digit_size, SOURCE_CLASSES)
     rng = np.random.default_rng(seed)
-    images = [_scene(source.images[i:i + 1], source.labels[i:i + 1], rng, image_size,
-                     digit_size)[0] for i in range(len(source.labels))]
-    return transfer_pairs.Split(np.stack(images), source.labels)
+    scenes = [_scene(source.images[i:i + 1], source.labels[i:i + 1], rng, image_size,
+                     digit_size) for i in range(len(source.labels))]
+    return (transfer_pairs.Split(np.stack([s[0] for s in scenes]), source.labels),
+            np.stack([s[1] for s in scenes]))
 
 
 def write_custom_dataset(scenes: Dict[str, List[Tuple[np.ndarray, np.ndarray]]],

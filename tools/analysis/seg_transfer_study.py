@@ -1,17 +1,24 @@
 """The transfer study for segmentation: ``transfer_study.py --task seg``.
 
-    python tools/analysis/transfer_study.py --task seg [--quick] [--methods ...]
+    python tools/analysis/transfer_study.py --task seg [--quick] [--pairs ...] [--methods ...]
         [--lrs 1e-4 1e-3 1e-2] [--seeds 42 44 82] [--iters 400]
         [--work-dir work_dirs/transfer_study_seg] [--out table.md]
 
-The pair ``seg-digits`` (:mod:`seg_pairs`): the ViT (the classification study's: 6
-blocks, width 96, patch 8) pretrained at 64 px (an 8x8 patch grid) on scenes of one
-source digit (0-4) each, by full supervised training on the mean of its patch tokens,
-seeded and cached by its settings as :func:`transfer_pairs.pretrained_vit` does; the
-target: scenes of two held-out digits (5-9) each, with masks of their regions, written
-as a custom data set. The classification study's ViT (32 px, digits on black) loads
-at 64 px too (timm resamples its 4x4 position embedding), but it never saw a textured
-background nor a digit off the centre; this one saw both, at the grid it is used at.
+The target (:mod:`seg_pairs`): scenes of two held-out digits (5-9) each on textured
+backgrounds, 64 px, with masks of their regions, written as a custom data set. Two
+pairs, two ViTs (the classification study's: 6 blocks, width 96, patch 8, so an 8x8
+patch grid), each pretrained at 64 px on scenes of one source digit (0-4) each, seeded
+and cached by its settings:
+
+* ``seg-digits``: supervised classification on the mean of the patch tokens
+  (:func:`transfer_pairs.pretrained_vit`);
+* ``seg-digits-dense``: every patch token classified into background or the digit under
+  it (:mod:`seg_pretrain`), so that the patch tokens carry the semantics locally, as a
+  large ImageNet ViT's do.
+
+The classification study's ViT (32 px, digits on black) loads at 64 px too (timm
+resamples its 4x4 position embedding), but it never saw a textured background nor a
+digit off the centre; these saw both, at the grid they are used at.
 Every method runs through its shipped custom-data linear-head config
 (``configs/expres/expres_vit-b16_linear_8xb2-80k_custom-512x512.py``,
 ``configs/baselines/*_linear_8xb2-80k_custom-512x512.py``), with the same overrides
@@ -28,6 +35,7 @@ import os.path as osp
 from typing import Dict, List
 
 import seg_pairs
+import seg_pretrain
 import transfer_pairs
 from transfer_study import Method, Study
 
@@ -61,6 +69,7 @@ DEFAULT_METHODS = [m.name for m in METHODS[:7]]
 IMAGE_SIZE = 64
 BATCH = 8
 PAIR = 'seg-digits'
+DENSE_PAIR = 'seg-digits-dense'  # the same target, the densely pretrained ViT
 #: Pretraining reads the mean of the patch tokens (timm's ``global_pool='avg'``; the
 #: final LayerNorm kept where the class-token ViT has it, so the weights load as any
 #: timm ViT's): the class must then be in the patch tokens that a segmentation head
@@ -109,11 +118,12 @@ class SegStudy(Study):
     metric, score, label = 'mIoU', 'miou', 'mIoU'
     expres_config = EXPRES_SEG_CFG
     methods, ablations, first_ablations = ALL_METHODS, set(), []
-    pairs = {PAIR: None}
+    pairs = {PAIR: 'the ViT pretrained on the mean of its patch tokens',
+             DENSE_PAIR: 'the ViT pretrained densely (seg_pretrain.py)'}
 
     @staticmethod
     def defaults(quick: bool) -> dict:
-        return dict(pairs=[PAIR],
+        return dict(pairs=[PAIR] if quick else [PAIR, DENSE_PAIR],
                     methods=(['linear probe', 'EXPRES, residual_scope=all'] if quick
                              else DEFAULT_METHODS),
                     lrs=[1e-3] if quick else [1e-4, 1e-3, 1e-2],
@@ -125,14 +135,26 @@ class SegStudy(Study):
         args.ablation_pairs = []
         super().__init__(args)
 
+    def methods_of(self, pair: str) -> List[str]:
+        """The rows run on ``pair``: the random-ViT control once, on ``seg-digits`` (on
+        the dense pair its runs would be the same runs)."""
+        return [m for m in self.args.methods
+                if pair != DENSE_PAIR or self.methods[m].pretrained]
+
     def prepare(self, pair: str) -> dict:
         """The ViT pretrained on source scenes (cached) and the target scenes."""
         digit = self.vit['image_size']  # the classification study's digit size
-        weights, acc = transfer_pairs.pretrained_vit(
-            pair, seg_pairs.source_scenes(IMAGE_SIZE, digit), self.vit['arch'], IMAGE_SIZE,
-            dict(self.vit['vit_cfg'], **PRETRAIN_POOL), self.args.pretrain_epochs, seed=0,
-            log=self.log)
-        key = transfer_pairs.settings_key(dict(pair=pair, size=IMAGE_SIZE, digit=digit,
+        source, masks = seg_pairs.source_scenes(IMAGE_SIZE, digit)
+        if pair == DENSE_PAIR:
+            weights, acc = seg_pretrain.dense_pretrained_vit(
+                pair, source.images, masks, self.vit['arch'], IMAGE_SIZE,
+                self.vit['vit_cfg'], self.args.pretrain_epochs, seed=0, log=self.log)
+        else:
+            weights, acc = transfer_pairs.pretrained_vit(
+                pair, source, self.vit['arch'], IMAGE_SIZE,
+                dict(self.vit['vit_cfg'], **PRETRAIN_POOL), self.args.pretrain_epochs,
+                seed=0, log=self.log)
+        key = transfer_pairs.settings_key(dict(pair=PAIR, size=IMAGE_SIZE, digit=digit,
                                                scenes=seg_pairs.SCENES,
                                                background=seg_pairs.BACKGROUND,
                                                region=seg_pairs.REGION))
@@ -160,8 +182,9 @@ class SegStudy(Study):
                 f'{a.iters} iterations of batch {BATCH}; tuned parameters include the head.')
 
     def notes(self, infos: Dict[str, dict]) -> List[str]:
-        return [f'- {p}: the ViT pretrained on source scenes (one digit 0-4 each, '
-                f'{IMAGE_SIZE} px) reached {i["source_top1"]:.1f} % on held-out ones; '
-                f'target scenes (two digits 5-9 each) '
-                f'{" / ".join(map(str, i["scenes"]))} training / validation / test, '
-                f'{i["target_classes"]} classes.' for p, i in infos.items()]
+        reached = {PAIR: 'top-1 on held-out source scenes',
+                   DENSE_PAIR: 'pixel accuracy on held-out source scenes'}
+        return [f'- {p}: {self.pairs[p]}, on scenes of one digit 0-4 each ({IMAGE_SIZE} '
+                f'px): {i["source_top1"]:.1f} % {reached[p]}; target scenes (two digits '
+                f'5-9 each) {" / ".join(map(str, i["scenes"]))} training / validation / '
+                f'test, {i["target_classes"]} classes.' for p, i in infos.items()]
