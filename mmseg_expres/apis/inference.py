@@ -59,11 +59,14 @@ def pretrained_keys(cfg: Config) -> Dict[str, Set[str]]:
     from mmengine.registry import MODELS, init_default_scope
 
     from ..models.backbones import FrozenViTBackbone
+    from ..models.backbones.frozen_vit import sharing_vit
     model_cfg = copy.deepcopy(cfg.model)
     for backbone in _backbone_configs(model_cfg):
         backbone['pretrained'] = None
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    with torch.device('meta'):
+    # its own ViT even inside init_multi_task's sharing_vit: the skeleton must not put
+    # its adapters (LoRA) into the shared ViT
+    with torch.device('meta'), sharing_vit(None):
         skeleton = MODELS.build(model_cfg)
     found = {}
     for name, module in skeleton.named_modules():

@@ -8,6 +8,11 @@ second ViT. Its ``task(name)`` runs alone as ``init_model``'s model would;
 :meth:`MultiTaskModel.predict` answers a batch whose samples belong to different tasks in
 one backbone pass (``models/multi_task_batch.py``), then each task's neck and head on its
 own samples.
+
+EXPRES, VPT and LoRA (the baseline) task checkpoints load so. A LoRA task's A and B go
+into the shared ViT's peft layers as an adapter named after the task (its checkpoint's
+``default`` adapter, renamed on loading); mixed batches run through peft's
+``adapter_names=``, and ``task(name)`` runs its own adapter alone.
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -16,6 +21,7 @@ from mmengine.config import Config
 from torch import nn
 
 from ..models.backbones.frozen_vit import FrozenViTBackbone, sharing_vit, tuning_method
+from ..models.backbones.lora import ADAPTER_NAME, delete_lora_adapter, lora_adapters
 from ..models.backbones.vit_weights import CheckpointMismatchError
 from ..models.multi_task_batch import check_mixable, mixed_task_forward
 from .inference import init_model, read_checkpoint
@@ -229,7 +235,8 @@ def init_multi_task(config: Union[str, Config],
         device, cfg_options: as :func:`~.inference.init_model`'s.
 
     Raises:
-        ValueError: a task name given twice or empty.
+        ValueError: a task name given twice or empty; AdaptFormer or SSF tasks (they
+            change the ViT's modules: one ViT per task).
         CheckpointMismatchError: a task of another backbone config, tuning method or
             frozen ViT (fingerprint), or a checkpoint with its own ViT, named, before any
             task weight is copied; then each task loads strictly (``task_loading.py``).
@@ -250,9 +257,11 @@ def init_multi_task(config: Union[str, Config],
         sources[name] = (task_config, checkpoint)
     vit = host.backbone.vit
     del host
+    if ADAPTER_NAME in lora_adapters(vit):
+        delete_lora_adapter(vit, ADAPTER_NAME)  # the config's untrained LoRA; tasks add theirs
     models = {}
-    with sharing_vit(vit):
-        for name, (task_config, checkpoint) in sources.items():
+    for name, (task_config, checkpoint) in sources.items():
+        with sharing_vit(vit, name):
             models[name] = init_model(task_config, checkpoint, device, cfg_options)
     return MultiTaskModel(models)
 

@@ -9,6 +9,13 @@ ones; ``VPTViT.forward_with_prompts`` takes any prompt set per layer). Every GEM
 once over the whole batch; nothing is a per-sample matmul. Each sample gets, to fp32
 rounding, what its task's backbone alone gives it (``tests/test_models/test_multi_task.py``).
 
+LoRA tasks (``PeftViT``, the baseline) are adapters of one name per task in the shared
+ViT's peft layers; a mixed batch runs through peft's own mixed-adapter batch
+(``adapter_names=``, :func:`.backbones.lora.adapter_per_sample`): every frozen layer
+once over the batch, then each task's A and B on its samples, a matmul per task and
+layer (peft: "the batch size is effectively reduced to the number of samples per
+adapter").
+
 Inference only (no autograd, no prompt dropout). :class:`~.multi_task.MultiTaskExpres`
 keeps its own path for T one-way tasks answered on the *same* images.
 """
@@ -23,46 +30,69 @@ from .backbones.expres_block import (EveryRowResiduals, expres_block, image_rows
 from .backbones.expres_prompts import ExpresPrompts
 from .backbones.expres_vit import ExpresViT
 from .backbones.frozen_vit import FrozenViTBackbone
+from .backbones.peft_vit import PeftViT
 from .backbones.vpt_vit import VPTViT
 
-#: Backbone types whose tasks can share a batch.
-MIXABLE_BACKBONES = (ExpresViT, VPTViT)
+#: Backbone types whose tasks can share a batch (PeftViT: with LoRA only).
+MIXABLE_BACKBONES = (ExpresViT, VPTViT, PeftViT)
 
 
 def prompt_layout(backbone: FrozenViTBackbone) -> tuple:
     """What must be equal for two tasks' backbones to share a batch: the backbone type,
     its outputs and the shape of its prompts (not their values)."""
     common = (type(backbone).__name__, backbone.out_indices, backbone.final_norm,
-              backbone.readout, backbone.output_tokens, backbone.num_tokens)
+              backbone.readout, backbone.output_tokens, getattr(backbone, 'num_tokens', 0))
     if isinstance(backbone, ExpresViT):
         prompts = backbone.prompts
         return common + (backbone.visibility, prompts.sites, prompts.layers,
                          getattr(prompts, 'residual_scope', 'tokens'))
     if isinstance(backbone, VPTViT):
         return common + (backbone.mode,)
-    return common
+    return common  # PeftViT: its method is compared as its kind (_kind)
+
+
+def _is_lora(backbone: FrozenViTBackbone) -> bool:
+    return isinstance(backbone, PeftViT) and backbone.method == 'lora' and not backbone.merged
+
+
+def _kind(backbone: FrozenViTBackbone) -> str:
+    """The backbone type and, for PeftViT, its method: what a mixed batch must share."""
+    return type(backbone).__name__ + (
+        f' ({backbone.method})' if isinstance(backbone, PeftViT) else '')
 
 
 def check_mixable(backbones: Sequence[FrozenViTBackbone], names: Sequence[str]) -> None:
     """Refuse backbones that cannot share a batch, naming the task and what differs."""
     first, first_layout = backbones[0], prompt_layout(backbones[0])
     for backbone, name in zip(backbones, names):
-        if not isinstance(backbone, MIXABLE_BACKBONES):
+        if not isinstance(backbone, MIXABLE_BACKBONES) or (
+                isinstance(backbone, PeftViT) and not _is_lora(backbone)):
             raise ValueError(
-                f'task {name!r}: a {type(backbone).__name__} backbone cannot share a batch '
-                'with other tasks (EXPRES and VPT can: their tasks are prompt rows and '
-                'additive vectors). Run its batches one task at a time.')
+                f'task {name!r}: a {_kind(backbone)} backbone cannot share a batch with '
+                'other tasks (EXPRES and VPT can: their tasks are prompt rows and additive '
+                'vectors; LoRA, as peft adapters). Run its batches one task at a time.')
         if backbone.vit is not first.vit:
             raise ValueError(f'task {name!r} has its own ViT, not the one of task '
                              f'{names[0]!r}: load the tasks with apis.init_multi_task.')
-        if backbone.vit_trains:
+        # a LoRA task's ViT tensors are its own adapter, beside the others' (not shared)
+        if backbone.vit_trains and not _is_lora(backbone):
             raise ValueError(f'task {name!r} trains ViT tensors (fine-tuning or tuned '
                              'biases): each task has its own ViT, so tasks cannot share it.')
+        if _kind(backbone) != _kind(first):
+            raise ValueError(f'task {name!r} is a {_kind(backbone)} task, task {names[0]!r} a '
+                             f'{_kind(first)} one: a batch mixes tasks of one method. Give '
+                             'them separate batches (one predict call per method).')
         layout = prompt_layout(backbone)
         if layout != first_layout:
             raise ValueError(f'task {name!r} has prompts laid out as {layout}, task '
                              f'{names[0]!r} as {first_layout}: tasks of one batch need the '
                              'same backbone config (method, K, sites, layers, outputs).')
+    adapters = [b.adapter_name for b in backbones if _is_lora(b)]
+    if len(set(adapters)) != len(adapters):
+        twice = next(a for a in adapters if adapters.count(a) > 1)
+        raise ValueError(f'LoRA adapter {twice!r} serves two tasks of {list(names)}: each '
+                         'task needs its own adapter (load the tasks with '
+                         'apis.init_multi_task).')
 
 
 class SamplePrompts:
@@ -127,7 +157,7 @@ def mixed_task_forward(backbones: Sequence[FrozenViTBackbone], sample_task: Tens
 
     Args:
         backbones: one backbone per task in the batch, all on the same ViT object and of
-            the same config (:func:`check_mixable`); their prompts differ.
+            the same config (:func:`check_mixable`); their prompts (or LoRA adapters) differ.
         sample_task: (B,) long, the index into ``backbones`` of each sample's task.
         images: (B, 3, H, W), normalised as every task of the batch normalises.
         names: the tasks' names, for errors.
@@ -143,6 +173,9 @@ def mixed_task_forward(backbones: Sequence[FrozenViTBackbone], sample_task: Tens
                          'images: give one task per image.')
     sample_task = sample_task.to(images.device)
     host = backbones[0]
+    if isinstance(host, PeftViT):
+        adapters = [backbones[t].adapter_name for t in sample_task.tolist()]
+        return host.forward_adapters(images, adapters)
     if isinstance(host, VPTViT):
         stacked = torch.stack([b.prompts for b in backbones])[sample_task]  # (B, L_p, K, d)
         return host.forward_with_prompts(images, lambda layer, batch: stacked[:, layer])

@@ -92,6 +92,14 @@ def mismatches(model: nn.Module, state_dict: dict, prefix: str = '') -> List[str
     return problems
 
 
+def _adapt_keys(module: nn.Module, state_dict: dict, prefix: str) -> None:
+    """Let each frozen-ViT backbone rename the keys it is given to its own names (a LoRA
+    task's adapter on a shared ViT), before they are compared with the model's."""
+    for name, sub in module.named_modules():
+        if isinstance(sub, FrozenViTBackbone):
+            sub.adapt_loaded_keys(state_dict, f'{prefix}{name}.' if name else prefix)
+
+
 def _check_tuning_methods(module: nn.Module, state_dict: dict, prefix: str) -> None:
     """A checkpoint of another tuning method (LoRA into EXPRES, ...) is named as such,
     before its tensors are reported one by one as missing."""
@@ -105,6 +113,7 @@ def _check_tuning_methods(module: nn.Module, state_dict: dict, prefix: str) -> N
 def _check_before_loading(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
     """Load pre-hook: refuse a state dict of another tuning method, or one that misses
     or misfits a trained tensor."""
+    _adapt_keys(module, state_dict, prefix)
     _check_tuning_methods(module, state_dict, prefix)
     problems = mismatches(module, state_dict, prefix)
     if problems:

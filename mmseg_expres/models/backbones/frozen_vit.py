@@ -45,19 +45,26 @@ def create_timm_vit(arch: str, img_size: Union[int, Tuple[int, int]],
     return vit
 
 
-#: The ViT that backbones built inside :func:`sharing_vit` take instead of their own.
-_SHARED_VITS: List[nn.Module] = []
+#: (ViT, task name) that backbones built inside :func:`sharing_vit` take: the ViT instead
+#: of their own (None: their own), the name for what they add to it (LoRA's adapter).
+_SHARED_VITS: List[Tuple[Optional[nn.Module], Optional[str]]] = []
 
 
 @contextlib.contextmanager
-def sharing_vit(vit: nn.Module):
+def sharing_vit(vit: Optional[nn.Module], task: Optional[str] = None):
     """Backbones built inside this block take ``vit`` (already loaded) as their ViT
     instead of creating one and loading ``pretrained``: many task models on one frozen
     ViT in memory (``apis.init_multi_task``). The caller sees that their configs build
     this very ViT (same backbone config); each backbone's fingerprint check still
     compares its checkpoint with it.
+
+    Args:
+        vit: the shared ViT; None: backbones built inside create their own again (a
+            skeleton built while a ViT is shared must not add its adapters to it).
+        task: the task whose backbone is built: a method that puts its tensors into the
+            ViT (LoRA) adds them under this name (``PeftViT``), beside other tasks'.
     """
-    _SHARED_VITS.append(vit)
+    _SHARED_VITS.append((vit, task))
     try:
         yield vit
     finally:
@@ -193,7 +200,10 @@ class FrozenViTBackbone(BaseModule):
                              'backbone config.')
         check_choice('final_norm', final_norm, FINAL_NORMS)
         super().__init__(init_cfg=None)
-        shared = _SHARED_VITS[-1] if _SHARED_VITS else None
+        shared, task = _SHARED_VITS[-1] if _SHARED_VITS else (None, None)
+        #: whether the ViT is shared (:func:`sharing_vit`), and the task served on it
+        self.shares_vit = shared is not None
+        self.shared_task = task if self.shares_vit else None
         self.vit = shared if shared is not None else create_timm_vit(arch, img_size, vit_cfg)
         if drop_path_modules(self.vit) and not self.runs_timm_blocks:
             raise ValueError(f'{type(self).__name__} runs its own blocks, which apply no '
@@ -349,11 +359,18 @@ class FrozenViTBackbone(BaseModule):
     def _remember_load_prefix(self, module: nn.Module, state_dict: dict, prefix: str,
                               *args) -> None:
         """Pre-load hook: note where this module sits and whether the ViT comes along."""
+        self.adapt_loaded_keys(state_dict, prefix)
         self._load_prefix = prefix
         self._loads_vit = any(prefix + 'vit.' + key in state_dict
                               for key in self.frozen_vit_keys())
         if prefix + 'frozen_fingerprint_buffer' in state_dict:  # one of our backbones
             self.check_tuning_method(state_dict, prefix)
+
+    def adapt_loaded_keys(self, state_dict: dict, prefix: str) -> None:
+        """Rename, in place, the keys of a checkpoint loaded into this backbone (under
+        ``prefix``) to this backbone's own names; nothing here. A parent's strict check
+        (``models/task_loading.py``) calls it before comparing keys, as the backbone's
+        load pre-hook does; it must do nothing to keys already renamed."""
 
     def check_tuning_method(self, state_dict: dict, prefix: str) -> None:
         """A checkpoint of one tuning method (LoRA, EXPRES, ...) must meet the same method."""

@@ -5,8 +5,14 @@ tuning does), so the ViT runs its own blocks (timm's ``Block.forward``) and the 
 tensors are ``vit.*`` keys that task checkpoints keep (``trainable_vit_keys``). A tuned
 tensor no output reads (SSF's scale of the final norm under maps without ``final_norm``,
 adapters of blocks after the last ``out_indices``) is frozen (``reads_vit_parameter``).
+
+On a ViT shared by many tasks (``frozen_vit.sharing_vit``, ``apis.init_multi_task``), a
+LoRA task's adapter is named after the task, beside the other tasks' in the same peft
+layers; its task checkpoint's ``default`` keys load into it, and it runs on its own
+adapter alone (:meth:`PeftViT.forward_adapters`). AdaptFormer and SSF change the ViT's
+modules themselves and cannot share a ViT.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -14,7 +20,8 @@ from torch import Tensor
 from .adaptformer import add_adaptformer
 from .arguments import check_dropout, check_peft_args
 from .frozen_vit import FrozenViTBackbone
-from .lora import add_lora, merge_lora
+from .lora import (ADAPTER_NAME, adapter_per_sample, add_lora, lora_adapter_of,
+                   lora_adapters, merge_lora, rename_adapter_keys)
 from .ssf import add_ssf, merge_ssf
 
 #: Names of the modules that hold a method's tuned tensors or its dropout: they train
@@ -81,10 +88,19 @@ class PeftViT(FrozenViTBackbone):
                          output_tokens, True, vit_cfg, init_cfg)
         self.method = method
         self.merged = merged
+        #: the name of this backbone's LoRA adapter in the ViT's peft layers
+        self.adapter_name = self.shared_task or ADAPTER_NAME
+        if self.shares_vit and (method != 'lora' or merged):
+            raise ValueError(
+                f'Task {self.shared_task!r}: {method}{" merged" if merged else ""} cannot '
+                'share its ViT with other tasks (only LoRA adds its tensors as a named '
+                'adapter; AdaptFormer and SSF change the ViT\'s modules, a merged export '
+                'its weights). Load the task on its own (init_model).')
         if merged:
             description = f'{method} merged into the ViT'
         elif method == 'lora':
-            add_lora(self.vit, tuple(lora_targets), lora_rank, lora_alpha, lora_dropout)
+            add_lora(self.vit, tuple(lora_targets), lora_rank, lora_alpha, lora_dropout,
+                     self.adapter_name)
             description = (f'LoRA r={lora_rank}, alpha={lora_alpha} on '
                            f'{", ".join(lora_targets)}')
         elif method == 'adaptformer':
@@ -105,8 +121,24 @@ class PeftViT(FrozenViTBackbone):
         """
 
     def tunes_vit_parameter(self, name: str) -> bool:
-        """LoRA's A and B, AdaptFormer's bottleneck, SSF's scales and shifts."""
+        """LoRA's A and B (of this backbone's adapter), AdaptFormer's bottleneck, SSF's
+        scales and shifts."""
+        adapter = lora_adapter_of(name)
+        if adapter is not None:
+            return adapter == self.adapter_name
         return any(f'.{part}.' in name for part in _TUNED_MODULES) or '.ssf_' in name
+
+    def frozen_vit_keys(self) -> Set[str]:
+        """As :meth:`FrozenViTBackbone.frozen_vit_keys`, without other tasks' LoRA
+        adapters on a shared ViT: they are theirs, and loading them changes neither this
+        task's outputs nor its fingerprint."""
+        return {k for k in super().frozen_vit_keys() if lora_adapter_of(k) is None}
+
+    def adapt_loaded_keys(self, state_dict: dict, prefix: str) -> None:
+        """A task checkpoint holds its LoRA as adapter ``default``: on a shared ViT, it
+        loads into this task's adapter."""
+        if self.adapter_name != ADAPTER_NAME:
+            rename_adapter_keys(state_dict, prefix + 'vit.', self.adapter_name)
 
     def train(self, mode: bool = True) -> 'PeftViT':
         """Train mode on the added modules (their dropout); the frozen ViT stays in eval."""
@@ -124,6 +156,10 @@ class PeftViT(FrozenViTBackbone):
         """
         if self.merged:
             return
+        if lora_adapters(self.vit) - {self.adapter_name}:
+            raise ValueError('This ViT holds other tasks\' LoRA adapters too '
+                             f'({sorted(lora_adapters(self.vit))}): merging would fold them '
+                             'all. Merge a task loaded on its own (init_model).')
         check_peft_args(self.method, 0, self.readout, self.output_tokens, merged=True)
         (merge_lora if self.method == 'lora' else merge_ssf)(self.vit)
         self.merged = True
@@ -140,11 +176,23 @@ class PeftViT(FrozenViTBackbone):
             ``len(out_indices)`` maps (B, d, H/p, W/p), then the (B, d) readout if
             ``readout='cls'``.
         """
+        # on a ViT that holds other tasks' adapters too, every sample takes this one's
+        shared = self.method == 'lora' and not self.merged \
+            and lora_adapters(self.vit) != {self.adapter_name}
+        names = [self.adapter_name] * images.shape[0] if shared else None
+        return self.forward_adapters(images, names)
+
+    def forward_adapters(self, images: Tensor,
+                         adapter_names: Optional[Sequence[str]]) -> Tuple[Tensor, ...]:
+        """:meth:`forward` with sample ``i`` through LoRA adapter ``adapter_names[i]``
+        (peft's mixed-adapter batch, :func:`.lora.adapter_per_sample`); None: the ViT's
+        layers as they are."""
         z = self.embed_images(images)
         image_states: List[Tensor] = []
-        for index, block in enumerate(self.vit.blocks):
-            z = block(z)
-            if index in self.out_indices:
-                image_states.append(z)
+        with adapter_per_sample(self.vit, adapter_names):
+            for index, block in enumerate(self.vit.blocks):
+                z = block(z)
+                if index in self.out_indices:
+                    image_states.append(z)
         return self.assemble_outputs(image_states, images, z, None)
 
