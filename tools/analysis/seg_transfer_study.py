@@ -148,12 +148,13 @@ class SegStudy(Study):
         if pair == DENSE_PAIR:
             weights, acc = seg_pretrain.dense_pretrained_vit(
                 pair, source.images, masks, self.vit['arch'], IMAGE_SIZE,
-                self.vit['vit_cfg'], self.args.pretrain_epochs, seed=0, log=self.log)
+                self.vit['vit_cfg'], self.args.pretrain_epochs, seed=self.args.vit_seed,
+                log=self.log)
         else:
             weights, acc = transfer_pairs.pretrained_vit(
                 pair, source, self.vit['arch'], IMAGE_SIZE,
                 dict(self.vit['vit_cfg'], **PRETRAIN_POOL), self.args.pretrain_epochs,
-                seed=0, log=self.log)
+                seed=self.args.vit_seed, log=self.log)
         key = transfer_pairs.settings_key(dict(pair=PAIR, size=IMAGE_SIZE, digit=digit,
                                                scenes=seg_pairs.SCENES,
                                                background=seg_pairs.BACKGROUND,
