@@ -14,14 +14,6 @@ pretrained = '{{$EXPRES_PRETRAINED:checkpoints/imagenet21k_ViT-B_16.npz}}'
 vit = dict(arch='vit_base_patch16_224', img_size=img_size, pretrained=pretrained,
            out_indices=())  # the (B, d) readout is the only output
 embed_dim = 768
-# EXPRES's reading for classification, chosen on the transfer study of
-# docs/method_study.md ("The table": full visibility with residuals on every row, 77.9
-# mean top-1 against 66.9 for one-way visibility with token-row residuals, above the
-# linear probe and VPT-deep on both pairs): the prompts steer the image rows too, and a
-# residual is one vector per layer and site added to that computation's output for every
-# token. One-way visibility (prompts that read the image but never change it) stays an
-# option: it trains at the frozen forward's cost (docs/benchmark.md).
-expres_cls_reading = dict(visibility='full', residual_scope='all')
 max_epochs = 100
 warmup_epochs = 10
 

@@ -101,7 +101,7 @@ MIXED = {
     'expres_one_way_last_block_tokens_only': ('ExpresViT', dict(
         num_tokens=2, residual_sites=('q', 'v'), visibility='one_way', readout='mean',
         out_indices=(1,))),
-    # residuals on every row (the classification configs' reading): (B, 1, d) per sample
+    # residuals on every row (residual_scope='all'): (B, 1, d) per sample
     'expres_full_every_row': ('ExpresViT', dict(num_tokens=3, residual_scope='all',
                                                 residual_sites=ALL_SITES, visibility='full',
                                                 readout='mean')),

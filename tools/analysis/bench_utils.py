@@ -25,8 +25,8 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-#: The classification configs' EXPRES (``configs/_base_/expres_cls.py``): full visibility,
-#: one residual vector per layer and site added to every row (a case name of the tables).
+#: EXPRES with full visibility and one residual vector per layer and site added to every
+#: row (``residual_scope='all'``, docs/method_study.md): a case name of the tables.
 EVERY_ROW = 'EXPRES full, every-row residuals'
 
 

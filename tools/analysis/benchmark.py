@@ -201,7 +201,7 @@ def targets(sections: Dict[str, List[Case]], num_tokens: int, num_tasks: int,
             found.append(('EXPRES one-way extra memory / fine-tuning extra memory',
                           one_way.peak_bytes / tuned.peak_bytes, None, 0.20))
         timed('EXPRES full step / fine-tuning step', full, tuned, 0.70)
-        # the classification configs' reading: what a VTAB-1k or FGVC run costs
+        # full visibility with every-row residuals: the transfer study's other reading
         every_row = cls[EVERY_ROW]
         timed(f'{EVERY_ROW} step / fine-tuning step', every_row, tuned, 0.70)
         if every_row.peak_bytes is not None:
