@@ -10,10 +10,7 @@ logits upsampled to the pixels, cross-entropy against the source scenes' masks
 (background and the digits 0-4). AdamW, one-cycle schedule, random shifts, seeded, and
 cached by its settings under the study's cache (:func:`transfer_pairs.cache_root`).
 """
-import json
 import math
-import os
-import os.path as osp
 from typing import Tuple
 
 import numpy as np
@@ -87,21 +84,11 @@ def dense_pretrained_vit(pair: str, images: np.ndarray, masks: np.ndarray, arch:
                          log=print) -> Tuple[str, float]:
     """Path of the densely pretrained ViT (trained once per settings) and its held-out
     pixel accuracy (%)."""
-    import torch
     settings = dict(pair=pair, arch=arch, image_size=image_size, vit_cfg=vit_cfg,
                     epochs=epochs, seed=seed, dense=True)
-    folder = osp.join(transfer_pairs.cache_root(), 'transfer_study')
-    path = osp.join(folder, f'{pair}_vit_{transfer_pairs.settings_key(settings)}.pth')
-    meta = path[:-4] + '.json'
-    if osp.isfile(path) and osp.isfile(meta):
-        with open(meta, encoding='utf-8') as f:
-            return path, json.load(f)['source_top1']
-    log(f'dense pretraining of the ViT on {pair} ({len(images)} scenes, {epochs} epochs)')
-    state, acc = dense_pretrain(images, masks, arch, image_size, vit_cfg, epochs, seed,
-                                log=log)
-    os.makedirs(folder, exist_ok=True)
-    torch.save(state, path + '.tmp')
-    os.replace(path + '.tmp', path)
-    with open(meta, 'w', encoding='utf-8') as f:
-        json.dump(dict(settings, source_top1=acc), f)
-    return path, acc
+
+    def train():
+        log(f'dense pretraining of the ViT on {pair} ({len(images)} scenes, {epochs} epochs)')
+        return dense_pretrain(images, masks, arch, image_size, vit_cfg, epochs, seed, log=log)
+
+    return transfer_pairs.cached_vit(settings, train)

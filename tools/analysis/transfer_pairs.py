@@ -271,6 +271,29 @@ def _pretrain(source: Split, arch: str, image_size: int, vit_cfg: dict, epochs: 
     return vit.state_dict(), acc
 
 
+def cached_vit(settings: dict, train) -> Tuple[str, float]:
+    """Path of the ViT that ``train()`` makes for ``settings``, trained once per settings.
+
+    ``train()`` returns the timm state dict (no head) and its held-out score (%); both
+    are kept under the study's cache, named by the settings' key, so that a rerun with
+    the same settings reuses the ViT and its score.
+    """
+    import torch
+    folder = osp.join(cache_root(), 'transfer_study')
+    path = osp.join(folder, f"{settings['pair']}_vit_{settings_key(settings)}.pth")
+    meta = path[:-4] + '.json'
+    if osp.isfile(path) and osp.isfile(meta):
+        with open(meta, encoding='utf-8') as f:
+            return path, json.load(f)['source_top1']
+    state, acc = train()
+    os.makedirs(folder, exist_ok=True)
+    torch.save(state, path + '.tmp')
+    os.replace(path + '.tmp', path)
+    with open(meta, 'w', encoding='utf-8') as f:
+        json.dump(dict(settings, source_top1=acc), f)
+    return path, acc
+
+
 def pretrained_vit(pair: str, source: Split, arch: str, image_size: int, vit_cfg: dict,
                    epochs: int, seed: int, log=print) -> Tuple[str, float]:
     """Path of the ViT pretrained on ``pair``'s source (trained once per settings).
@@ -278,21 +301,12 @@ def pretrained_vit(pair: str, source: Split, arch: str, image_size: int, vit_cfg
     Returns:
         The .pth path (timm layout, no head) and the held-out source top-1 (%).
     """
-    import torch
     settings = dict(pair=pair, arch=arch, image_size=image_size, vit_cfg=vit_cfg,
                     epochs=epochs, seed=seed)
-    folder = osp.join(cache_root(), 'transfer_study')
-    path = osp.join(folder, f'{pair}_vit_{settings_key(settings)}.pth')
-    meta = path[:-4] + '.json'
-    if osp.isfile(path) and osp.isfile(meta):
-        with open(meta, encoding='utf-8') as f:
-            return path, json.load(f)['source_top1']
-    log(f'pretraining the ViT on {pair} ({len(source.labels)} images, '
-        f'{source.num_classes} classes, {epochs} epochs)')
-    state, acc = pretrain(source, arch, image_size, vit_cfg, epochs, seed, log=log)
-    os.makedirs(folder, exist_ok=True)
-    torch.save(state, path + '.tmp')
-    os.replace(path + '.tmp', path)
-    with open(meta, 'w', encoding='utf-8') as f:
-        json.dump(dict(settings, source_top1=acc), f)
-    return path, acc
+
+    def train():
+        log(f'pretraining the ViT on {pair} ({len(source.labels)} images, '
+            f'{source.num_classes} classes, {epochs} epochs)')
+        return pretrain(source, arch, image_size, vit_cfg, epochs, seed, log=log)
+
+    return cached_vit(settings, train)
