@@ -107,6 +107,10 @@ ABLATIONS = [
     every_row('sites +ln2 +mlp', residual_sites=('ln', 'q', 'k', 'v', 'proj', 'ln2', 'mlp')),
     prompt_lr(10.0),
     prompt_lr(0.1),
+    # the shipped reading (one-way, token rows) with the tokens started at the class
+    # token: at step 0 they then read the image roughly as the probe's class token does
+    expres('one-way, token rows, token_init=cls', visibility='one_way',
+           residual_scope='tokens', token_init='cls'),
 ]
 ALL_METHODS = {m.name: m for m in METHODS + ABLATIONS}
 ALL_ABLATIONS = {m.name for m in ABLATIONS}
